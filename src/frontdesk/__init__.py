@@ -1,0 +1,1 @@
+"""frontdesk: authentication and sessions for web apps."""

@@ -1,0 +1,96 @@
+"""Every cryptographic primitive frontdesk uses, in one place. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
+TOKEN_BYTES = 32
+API_KEY_PREFIX = "fdk_"
+
+
+def new_session_token() -> str:
+    """A cookie-safe session token (URL-safe base64 alphabet, no padding), 256 random bits."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_api_key() -> str:
+    """An API key; the `fdk_` prefix lets secret scanners recognise a leaked one."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_email_token() -> str:
+    """A URL-safe token for links sent by email."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def digest(token: str) -> bytes:
+    """SHA-256 of the token's UTF-8 bytes: what the database stores instead of the token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def equals(a: bytes, b: bytes) -> bool:
+    """Constant-time comparison."""
+    return hmac.compare_digest(a, b)
+
+
+def mask(token: str) -> str:
+    """A token fit for a log line: its first four characters only."""
+    return token[:4] + "…" if len(token) > 4 else "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Argon2Parameters:
+    time_cost: int = 3
+    memory_cost_kib: int = 65536
+    parallelism: int = 1
+
+
+class PasswordHasher:
+    """Argon2id hashing with rehash-on-login and equal cost for unknown users.
+
+    The hash string names its own parameters, so old hashes keep verifying after the
+    parameters change, and `needs_rehash` tells the caller to store a fresh one.
+    """
+
+    def __init__(self, params: Argon2Parameters | None = None) -> None:
+        p = params or Argon2Parameters()
+        self._hasher = argon2.PasswordHasher(
+            time_cost=p.time_cost,
+            memory_cost=p.memory_cost_kib,
+            parallelism=p.parallelism,
+            type=argon2.Type.ID,
+        )
+        # A real hash of a random password: verifying against it costs what a real check costs.
+        self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def __repr__(self) -> str:
+        return f"PasswordHasher(time_cost={self._hasher.time_cost}, memory_cost={self._hasher.memory_cost})"
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, hashed: str | None, password: str) -> bool:
+        """True iff `password` matches; with `hashed=None` it burns the same time and answers False."""
+        if hashed is None:
+            self.burn(password)
+            return False
+        try:
+            return self._hasher.verify(hashed, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def burn(self, password: str) -> None:
+        """Spend the time of one verification, for a user who does not exist."""
+        try:
+            self._hasher.verify(self._decoy, password)
+        except VerificationError:
+            pass
+
+    def needs_rehash(self, hashed: str) -> bool:
+        return self._hasher.check_needs_rehash(hashed)

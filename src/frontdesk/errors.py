@@ -1,0 +1,99 @@
+"""The one error tree of frontdesk. Nothing here knows about HTTP; `web/errors.py` maps these to statuses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+class FrontdeskError(Exception):
+    """Root of every error frontdesk raises on purpose."""
+
+
+class ConfigurationError(FrontdeskError):
+    """The settings are unusable (missing secret in production, bad URL, ...)."""
+
+
+class InvalidInput(FrontdeskError):
+    """A value a client sent breaks a rule; `field` names it when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidEmail(InvalidInput):
+    def __init__(self, message: str = "That is not a valid email address.") -> None:
+        super().__init__(message, field="email")
+
+
+class InvalidUsername(InvalidInput):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="username")
+
+
+class PasswordRejected(InvalidInput):
+    """Base of the password-policy errors."""
+
+    def __init__(self, message: str, field: str = "password") -> None:
+        super().__init__(message, field=field)
+
+
+class PasswordTooShort(PasswordRejected):
+    pass
+
+
+class PasswordTooLong(PasswordRejected):
+    pass
+
+
+class InsecurePassword(PasswordRejected):
+    pass
+
+
+class UsernameTaken(FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("That username is taken.")
+
+
+class InvalidCredentials(FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("The username, email or password is not right.")
+
+
+class AccountSuspended(FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("This account is suspended.")
+
+
+class TokenInvalid(FrontdeskError):
+    """A login, reset or signup token is unknown, used, expired or for a user who can't sign in."""
+
+    def __init__(self, message: str = "This link is invalid or has expired.") -> None:
+        super().__init__(message)
+
+
+class NotFound(FrontdeskError):
+    def __init__(self, what: str = "resource") -> None:
+        super().__init__(f"No such {what}.")
+        self.what = what
+
+
+class CannotDeleteCurrentSession(FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("Use logout to end the session you are using.")
+
+
+class MustConfirm(FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("Set confirm to true to do this.")
+
+
+class Forbidden(FrontdeskError):
+    def __init__(self, message: str = "You are not allowed to do this.") -> None:
+        super().__init__(message)
+
+
+class RateLimited(FrontdeskError):
+    def __init__(self, retry_after: timedelta) -> None:
+        super().__init__("Too many attempts; try again later.")
+        self.retry_after = retry_after

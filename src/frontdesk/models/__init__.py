@@ -1,0 +1,11 @@
+"""SQLAlchemy tables. No queries, no commits, no rules beyond validity."""
+
+from frontdesk.models.audit import AuthEvent as AuthEvent
+from frontdesk.models.base import Base as Base
+from frontdesk.models.outbox import OutboxEmail as OutboxEmail
+from frontdesk.models.ratelimit import RateLimitBucket as RateLimitBucket
+from frontdesk.models.session import UserSession as UserSession
+from frontdesk.models.tokens import LoginToken as LoginToken
+from frontdesk.models.tokens import PasswordResetToken as PasswordResetToken
+from frontdesk.models.tokens import SignupToken as SignupToken
+from frontdesk.models.user import User as User

@@ -1,0 +1,69 @@
+"""Single-use tokens sent by email: sign-in links, password resets and signup confirmations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, ForeignKey, Index, String
+from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy.orm import Mapped, MappedAsDataclass, declared_attr, mapped_column
+
+from frontdesk.models.base import Base, BigId, Digest
+
+
+class _EmailToken(MappedAsDataclass, kw_only=True):
+    """Columns and validity rule shared by every emailed token.
+
+    Only `token_hash` (SHA-256) is stored. A token is valid between `created` and `expiry`
+    and until `used_at` is set; setting `used_at` is how it is consumed or revoked.
+    """
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, init=False)
+    token_hash: Mapped[bytes] = mapped_column(Digest, repr=False)
+    created: Mapped[datetime]
+    expiry: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Index]:
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (Index(f"ix_{table}_by_token_hash", "token_hash", postgresql_using="hash"),)
+
+    @hybrid_method
+    def is_valid_at(self, now: datetime) -> bool:
+        return self.created <= now and self.expiry >= now and self.used_at is None
+
+    @is_valid_at.inplace.expression
+    @classmethod
+    def _is_valid_at_sql(cls, now: datetime) -> ColumnElement[bool]:
+        return (cls.created <= now) & (cls.expiry >= now) & cls.used_at.is_(None)
+
+
+class LoginToken(_EmailToken, Base):
+    """A sign-in link ("magic link") token."""
+
+    __tablename__ = "login_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class PasswordResetToken(_EmailToken, Base):
+    """A password reset link token."""
+
+    __tablename__ = "password_reset_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class SignupToken(_EmailToken, Base):
+    """An email-verification token holding a pending signup; the user is created on confirmation."""
+
+    __tablename__ = "signup_tokens"
+
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    username_key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    hashed_password: Mapped[str] = mapped_column(String(200), repr=False)

@@ -1,0 +1,40 @@
+"""The `users` table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, String, false
+from sqlalchemy.orm import Mapped, mapped_column
+
+from frontdesk.models.base import Base, BigId
+
+
+class User(Base):
+    """A person who can sign in.
+
+    `username` and `email` are kept as typed for display; `username_key` and `email_key` are
+    their canonical forms (NFKC + case folding) and carry the unique constraints, so
+    "Alice", "alice" and "ａｌｉｃｅ" are one account.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, init=False)
+    username: Mapped[str] = mapped_column(String(64))
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Argon2id hash string (it names its own parameters); never logged, never in repr
+    hashed_password: Mapped[str] = mapped_column(String(200), repr=False)
+    created: Mapped[datetime]
+    last_active: Mapped[datetime]
+    is_superuser: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    is_banned: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+
+    @property
+    def can_sign_in(self) -> bool:
+        """Neither banned nor deleted: the user half of session validity."""
+        return not (self.is_banned or self.is_deleted)
