@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.settings import Settings
 
+READONLY = "frontdesk_readonly"
+
 
 def normalise_url(url: str) -> URL:
     """Accept a plain `postgresql://` URL and pick frontdesk's driver (psycopg 3)."""
@@ -31,6 +33,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # so transactions take the write lock at once and concurrent writers queue, not fail.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -38,7 +41,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the lock up front (no deadlock on upgrade); readers don't block anyone.
+    readonly = conn.get_execution_options().get(READONLY, False)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def make_engine(settings: Settings, **overrides: Any) -> Engine:
@@ -48,9 +53,6 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **overrides)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        if url.database not in (None, "", ":memory:"):
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         return engine
     timeout_ms = int(settings.db_statement_timeout.total_seconds() * 1000)
     kwargs: dict[str, Any] = {
@@ -64,8 +66,10 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, autoflush=True)
+def make_sessionmaker(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:
+    """A session factory; `readonly=True` for transactions that never write (SQLite: deferred BEGIN)."""
+    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+    return sessionmaker(bind, expire_on_commit=False, autoflush=True)
 
 
 @contextmanager
