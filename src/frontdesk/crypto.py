@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -87,10 +88,8 @@ class PasswordHasher:
 
     def burn(self, password: str) -> None:
         """Spend the time of one verification, for a user who does not exist."""
-        try:
+        with contextlib.suppress(VerificationError):
             self._hasher.verify(self._decoy, password)
-        except VerificationError:
-            pass
 
     def needs_rehash(self, hashed: str) -> bool:
         return self._hasher.check_needs_rehash(hashed)

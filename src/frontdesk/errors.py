@@ -6,7 +6,13 @@ from datetime import timedelta
 
 
 class FrontdeskError(Exception):
-    """Root of every error frontdesk raises on purpose."""
+    """Root of every error frontdesk raises on purpose.
+
+    `keep_changes` marks errors that are outcomes rather than aborts: the edge still commits
+    what the operation recorded before raising (an audit event, a rate-limit count).
+    """
+
+    keep_changes = False
 
 
 class ConfigurationError(FrontdeskError):
@@ -55,12 +61,23 @@ class UsernameTaken(FrontdeskError):
         super().__init__("That username is taken.")
 
 
+class EmailTaken(FrontdeskError):
+    """Only for administrative creation; public signup never reveals that an email is registered."""
+
+    def __init__(self) -> None:
+        super().__init__("That email address is already registered.")
+
+
 class InvalidCredentials(FrontdeskError):
+    keep_changes = True
+
     def __init__(self) -> None:
         super().__init__("The username, email or password is not right.")
 
 
 class AccountSuspended(FrontdeskError):
+    keep_changes = True
+
     def __init__(self) -> None:
         super().__init__("This account is suspended.")
 
@@ -94,6 +111,8 @@ class Forbidden(FrontdeskError):
 
 
 class RateLimited(FrontdeskError):
+    keep_changes = True
+
     def __init__(self, retry_after: timedelta) -> None:
         super().__init__("Too many attempts; try again later.")
         self.retry_after = retry_after

@@ -13,7 +13,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from frontdesk.errors import ConfigurationError
 
 
-
 class Settings(BaseSettings):
     """Everything frontdesk can be told. Frozen: construct a new one instead of mutating."""
 
@@ -107,7 +106,6 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"FRONTDESK_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}"
-            for err in exc.errors()
+            f"FRONTDESK_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigurationError(f"bad configuration: {problems}") from None

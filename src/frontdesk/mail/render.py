@@ -26,9 +26,7 @@ KINDS: Mapping[str, frozenset[str]] = {
 
 # Kinds whose bodies carry a usable secret (a token link or an API key): the sender blanks
 # them once the message is delivered or given up on, so the outbox keeps no usable secret.
-SECRET_KINDS = frozenset(
-    {"signup_confirm", "signup_existing", "login_link", "password_reset", "api_key_created"}
-)
+SECRET_KINDS = frozenset({"signup_confirm", "signup_existing", "login_link", "password_reset", "api_key_created"})
 
 _SUBJECTS: Mapping[str, str] = {
     "signup_confirm": "Confirm your email to finish signing up for {product}",

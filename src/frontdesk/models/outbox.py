@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from frontdesk.models.base import Base, BigId
 
 
-class OutboxEmail(Base):
+class OutboxEmail(Base, kw_only=True):
     """An email waiting to be sent, sent, or given up on.
 
     Bodies may hold a sign-in or reset link until the email is sent; the sender blanks the

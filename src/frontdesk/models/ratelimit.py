@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from frontdesk.models.base import Base
 
 
-class RateLimitBucket(Base):
+class RateLimitBucket(Base, kw_only=True):
     """How many times `key` was hit in the window starting at `window_start`.
 
     Keys name a limit and a subject (`login:ip:203.0.113.9`); subjects that are personal data

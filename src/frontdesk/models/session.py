@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from frontdesk.models.base import Base, BigId, Digest
 
 
-class UserSession(Base):
+class UserSession(Base, kw_only=True):
     """API keys and session cookies.
 
     Long-lived sessions ("remember this browser") are valid from `created` until `expiry`.
@@ -59,7 +59,7 @@ class UserSession(Base):
             and (self.long_lived or now - self.last_seen < idle_ttl)
         )
 
-    @is_valid_at.inplace.expression
+    @is_valid_at.inplace.expression  # type: ignore[attr-defined,untyped-decorator]  # mypy sees the dataclass field, not the hybrid
     @classmethod
     def _is_valid_at_sql(cls, now: datetime, idle_ttl: timedelta) -> ColumnElement[bool]:
         # `now - last_seen < idle` is written `last_seen > now - idle`, with the cutoff computed in

@@ -34,13 +34,13 @@ class _EmailToken(MappedAsDataclass, kw_only=True):
     def is_valid_at(self, now: datetime) -> bool:
         return self.created <= now and self.expiry >= now and self.used_at is None
 
-    @is_valid_at.inplace.expression
+    @is_valid_at.inplace.expression  # type: ignore[attr-defined,untyped-decorator]  # mypy sees the dataclass field, not the hybrid
     @classmethod
     def _is_valid_at_sql(cls, now: datetime) -> ColumnElement[bool]:
         return (cls.created <= now) & (cls.expiry >= now) & cls.used_at.is_(None)
 
 
-class LoginToken(_EmailToken, Base):
+class LoginToken(_EmailToken, Base, kw_only=True):
     """A sign-in link ("magic link") token."""
 
     __tablename__ = "login_tokens"
@@ -48,7 +48,7 @@ class LoginToken(_EmailToken, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
-class PasswordResetToken(_EmailToken, Base):
+class PasswordResetToken(_EmailToken, Base, kw_only=True):
     """A password reset link token."""
 
     __tablename__ = "password_reset_tokens"
@@ -56,7 +56,7 @@ class PasswordResetToken(_EmailToken, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
-class SignupToken(_EmailToken, Base):
+class SignupToken(_EmailToken, Base, kw_only=True):
     """An email-verification token holding a pending signup; the user is created on confirmation."""
 
     __tablename__ = "signup_tokens"

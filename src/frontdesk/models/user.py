@@ -10,12 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from frontdesk.models.base import Base, BigId
 
 
-class User(Base):
+class User(Base, kw_only=True):
     """A person who can sign in.
 
     `username` and `email` are kept as typed for display; `username_key` and `email_key` are
     their canonical forms (NFKC + case folding) and carry the unique constraints, so
-    "Alice", "alice" and "ａｌｉｃｅ" are one account.
+    "Alice", "alice" and the full-width "Alice" are one account.
     """
 
     __tablename__ = "users"

@@ -92,9 +92,7 @@ def mark_retry(db: Session, email_id: int, attempts: int, *, at: datetime, error
     return _update(db, email_id, attempts, {"next_attempt_at": at, "last_error": error[:_ERROR_LIMIT]})
 
 
-def mark_failed(
-    db: Session, email_id: int, attempts: int, *, error: str, blank: tuple[str, str] | None = None
-) -> bool:
+def mark_failed(db: Session, email_id: int, attempts: int, *, error: str, blank: tuple[str, str] | None = None) -> bool:
     """Give up on the email for good, keeping the reason."""
     values: dict[str, object] = {
         "status": FAILED,
@@ -147,9 +145,7 @@ def counts(db: Session, now: datetime) -> OutboxCounts:
 def list_recent(db: Session, *, limit: int = 50) -> list[OutboxEmail]:
     """The newest emails first (the development mailbox)."""
     return list(
-        db.scalars(
-            select(OutboxEmail).order_by(OutboxEmail.created.desc(), OutboxEmail.id.desc()).limit(limit)
-        )
+        db.scalars(select(OutboxEmail).order_by(OutboxEmail.created.desc(), OutboxEmail.id.desc()).limit(limit))
     )
 
 

@@ -1,0 +1,151 @@
+"""Users: create, find, verify passwords, change passwords, ban, delete."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from frontdesk.errors import EmailTaken, InvalidCredentials, NotFound, UsernameTaken
+from frontdesk.mail import enqueue_email
+from frontdesk.models import LoginToken, PasswordResetToken, User
+from frontdesk.service import audit
+from frontdesk.service.context import Principal, RequestContext
+from frontdesk.service.deps import Deps
+from frontdesk.service.devices import describe
+from frontdesk.service.identity import clean_name, login_key, normalise_email, username_key
+from frontdesk.service.passwords import check_password
+from frontdesk.store import sessions as session_store
+from frontdesk.store import tokens as token_store
+from frontdesk.store import users as store
+
+
+def create_user(
+    db: Session,
+    deps: Deps,
+    *,
+    email: str,
+    username: str,
+    password: str,
+    name: str,
+    ctx: RequestContext,
+    is_superuser: bool = False,
+    hashed_password: str | None = None,
+) -> User:
+    """Create a user after checking every rule; `hashed_password` skips hashing for a verified signup."""
+    ukey = username_key(username)
+    shown_email, ekey = normalise_email(email)
+    name = clean_name(name)
+    if hashed_password is None:
+        check_password(password, deps.settings.product_name)
+        hashed_password = deps.hasher.hash(password)
+    if store.get_by_username_key(db, ukey) is not None:
+        raise UsernameTaken()
+    if store.get_by_email_key(db, ekey) is not None:
+        raise EmailTaken()
+    now = deps.clock.now()
+    user = User(
+        username=username.strip(),
+        username_key=ukey,
+        email=shown_email,
+        email_key=ekey,
+        name=name,
+        hashed_password=hashed_password,
+        created=now,
+        last_active=now,
+        is_superuser=is_superuser,
+    )
+    try:
+        with db.begin_nested():
+            store.add(db, user)
+    except IntegrityError:
+        # a concurrent creation won the race for the username or the email
+        raise UsernameTaken() from None
+    audit.record(db, deps, "user.created", ctx, user_id=user.id)
+    return user
+
+
+def find_user(db: Session, login: str) -> User | None:
+    """By username or email, case-insensitively (and NFKC-normalised)."""
+    return store.get_by_login(db, login_key(login))
+
+
+def find_user_by_ref(db: Session, ref: str) -> User:
+    """By id, username or email (administrative tools); NotFound otherwise."""
+    user = store.get(db, int(ref)) if ref.isdigit() and int(ref) < 2**63 else None
+    user = user or find_user(db, ref)
+    if user is None:
+        raise NotFound("user")
+    return user
+
+
+def check_user_password(db: Session, deps: Deps, user: User | None, password: str) -> bool:
+    """Verify a password (same cost for a missing user) and upgrade the hash if parameters changed."""
+    if user is None:
+        deps.hasher.burn(password)
+        return False
+    if not deps.hasher.verify(user.hashed_password, password):
+        return False
+    if deps.hasher.needs_rehash(user.hashed_password):
+        user.hashed_password = deps.hasher.hash(password)
+        store.set_password_hash(db, user.id, user.hashed_password)
+    return True
+
+
+def set_password(db: Session, deps: Deps, user: User, new_password: str, ctx: RequestContext) -> None:
+    """Store a new password, end outstanding login/reset tokens and tell the user by email."""
+    user.hashed_password = deps.hasher.hash(new_password)
+    store.set_password_hash(db, user.id, user.hashed_password)
+    now = deps.clock.now()
+    token_store.revoke_for_user(db, LoginToken, user.id, now)
+    token_store.revoke_for_user(db, PasswordResetToken, user.id, now)
+    enqueue_email(
+        db,
+        deps.settings,
+        now,
+        kind="password_changed",
+        to=user.email,
+        context={
+            "name": user.name,
+            "when": now.strftime("%Y-%m-%d %H:%M UTC"),
+            "ip_address": ctx.ip_address or "unknown",
+            "browser": describe(ctx.user_agent).browser if ctx.user_agent else "unknown",
+        },
+    )
+
+
+def change_password(
+    db: Session, deps: Deps, principal: Principal, old_password: str, new_password: str, ctx: RequestContext
+) -> int:
+    """Change the caller's password; every other cookie session ends. Returns how many ended."""
+    user = store.get(db, principal.user_id)
+    if user is None or not deps.hasher.verify(user.hashed_password, old_password):
+        audit.record(db, deps, "password.change_refused", ctx, user_id=principal.user_id)
+        raise InvalidCredentials()
+    check_password(new_password, deps.settings.product_name, field="new_password")
+    set_password(db, deps, user, new_password, ctx)
+    ended = session_store.end_for_user(
+        db, user.id, deps.clock.now(), except_session_id=principal.session_id, cookies_only=True
+    )
+    audit.record(db, deps, "password.changed", ctx, user_id=user.id, detail=f"sessions_ended={ended}")
+    return ended
+
+
+def set_banned(
+    db: Session, deps: Deps, user_id: int, banned: bool, ctx: RequestContext, *, actor_id: int | None
+) -> None:
+    """Ban or unban. A ban takes effect on the next request everywhere: validity checks the user row."""
+    user = store.get(db, user_id)
+    if user is None:
+        raise NotFound("user")
+    user.is_banned = banned
+    audit.record(db, deps, "user.banned" if banned else "user.unbanned", ctx, user_id=user_id, detail=f"by={actor_id}")
+
+
+def delete_user(db: Session, deps: Deps, user_id: int, ctx: RequestContext, *, actor_id: int | None) -> None:
+    """Soft-delete: the row stays (its username and email stay taken), every session ends."""
+    user = store.get(db, user_id)
+    if user is None:
+        raise NotFound("user")
+    user.is_deleted = True
+    session_store.end_for_user(db, user_id, deps.clock.now())
+    audit.record(db, deps, "user.deleted", ctx, user_id=user_id, detail=f"by={actor_id}")

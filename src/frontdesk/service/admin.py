@@ -1,0 +1,60 @@
+"""Administrator actions that are more than a flag: API keys delivered by email."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from frontdesk.errors import InvalidInput, NotFound
+from frontdesk.service import audit, emails
+from frontdesk.service.context import RequestContext
+from frontdesk.service.deps import Deps
+from frontdesk.service.sessions import IssuedSession, issue_session
+from frontdesk.store import users as user_store
+
+
+def issue_api_key(
+    db: Session,
+    deps: Deps,
+    user_id: int,
+    expiry_days: int,
+    ctx: RequestContext,
+    *,
+    actor_id: int | None,
+    name: str = "Issued by an administrator",
+    email_it: bool = True,
+) -> IssuedSession:
+    """Create an API key for a user. Through the API it is emailed to the user and never returned
+    to the administrator (as Couchers does); the CLI prints it once instead."""
+    if not 1 <= expiry_days <= 730:
+        raise InvalidInput("expiry_days must be between 1 and 730.", field="expiry_days")
+    user = user_store.get(db, user_id)
+    if user is None or user.is_deleted:
+        raise NotFound("user")
+    issued = issue_session(
+        db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=timedelta(days=expiry_days)
+    )
+    if email_it:
+        emails.send(
+            db,
+            deps,
+            kind="api_key_created",
+            to=user.email,
+            context={
+                "name": user.name,
+                "key_name": name,
+                "token": issued.token,
+                "expiry": issued.session.expiry.strftime("%Y-%m-%d"),
+            },
+        )
+    audit.record(
+        db,
+        deps,
+        "api_key.created",
+        ctx,
+        user_id=user.id,
+        session_id=issued.session.id,
+        detail=f"by={actor_id}",
+    )
+    return issued

@@ -1,0 +1,94 @@
+"""Signing in: with a password, or with a one-time link sent by email."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from frontdesk import crypto
+from frontdesk.errors import AccountSuspended, InvalidCredentials, TokenInvalid
+from frontdesk.models import LoginToken, User
+from frontdesk.service import audit, emails, ratelimit
+from frontdesk.service.accounts import check_user_password, find_user
+from frontdesk.service.context import RequestContext
+from frontdesk.service.deps import Deps
+from frontdesk.service.identity import login_key
+from frontdesk.service.results import AuthResult
+from frontdesk.service.sessions import issue_session
+from frontdesk.store import tokens as token_store
+from frontdesk.store import users as user_store
+
+
+def login_with_password(
+    db: Session, deps: Deps, login: str, password: str, remember_device: bool, ctx: RequestContext
+) -> AuthResult:
+    """Check the password and open a session.
+
+    Unknown user and wrong password give the same error after the same work (one Argon2
+    verification). A banned user learns so only after a correct password. Failures count
+    against the account and the IP address in the database, so limits hold across processes.
+    """
+    settings = deps.settings
+    key = login_key(login)
+    account_bucket = ratelimit.subject_key("login:account", key)
+    ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None
+    ratelimit.ensure_below(db, deps, account_bucket, settings.login_failures_per_account)
+    if ip_bucket:
+        ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
+
+    user = user_store.get_by_login(db, key)
+    visible = user if user is not None and not user.is_deleted else None
+    if not check_user_password(db, deps, visible, password):
+        ratelimit.hit(db, deps, account_bucket)
+        if ip_bucket:
+            ratelimit.hit(db, deps, ip_bucket)
+        audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
+        raise InvalidCredentials()
+    assert visible is not None
+    if visible.is_banned:
+        audit.record(db, deps, "login.refused_suspended", ctx, user_id=visible.id)
+        raise AccountSuspended()
+    return _sign_in(db, deps, visible, remember_device, ctx, via="password")
+
+
+def _sign_in(db: Session, deps: Deps, user: User, long_lived: bool, ctx: RequestContext, *, via: str) -> AuthResult:
+    issued = issue_session(db, deps, user, ctx, long_lived=long_lived)
+    user.last_active = deps.clock.now()
+    audit.record(db, deps, "login.succeeded", ctx, user_id=user.id, session_id=issued.session.id, detail=via)
+    return AuthResult(user, issued)
+
+
+def request_login_link(db: Session, deps: Deps, login: str, ctx: RequestContext) -> None:
+    """Email a one-time sign-in link if the user exists and may sign in; silent either way."""
+    user = find_user(db, login)
+    if user is None or not user.can_sign_in:
+        return
+    if not emails.may_send(db, deps, user.email_key, ctx):
+        return
+    token = crypto.new_email_token()
+    now = deps.clock.now()
+    token_store.add(
+        db,
+        LoginToken(
+            token_hash=crypto.digest(token),
+            user_id=user.id,
+            created=now,
+            expiry=now + deps.settings.login_token_ttl,
+        ),
+    )
+    emails.send(
+        db,
+        deps,
+        kind="login_link",
+        to=user.email,
+        context={"name": user.name, "link": emails.link(deps, "login_link", token)},
+    )
+    audit.record(db, deps, "login_link.sent", ctx, user_id=user.id)
+
+
+def consume_login_link(db: Session, deps: Deps, token: str, remember_device: bool, ctx: RequestContext) -> AuthResult:
+    """Use a sign-in link exactly once and open a session."""
+    row = token_store.consume(db, LoginToken, crypto.digest(token), deps.clock.now())
+    user = user_store.get(db, row.user_id) if row else None
+    if user is None or not user.can_sign_in:
+        raise TokenInvalid()
+    return _sign_in(db, deps, user, remember_device, ctx, via="login_link")

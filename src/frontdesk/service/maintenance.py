@@ -1,0 +1,65 @@
+"""Housekeeping: deleting sessions and tokens that died long ago, in short batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from frontdesk.models import LoginToken, PasswordResetToken, SignupToken
+from frontdesk.service.deps import Deps
+from frontdesk.store import ratelimits as ratelimit_store
+from frontdesk.store import sessions as session_store
+from frontdesk.store import tokens as token_store
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupReport:
+    sessions: int
+    tokens: int
+    rate_limit_buckets: int
+
+
+def cleanup(
+    factory: sessionmaker[Session],
+    deps: Deps,
+    older_than: timedelta,
+    *,
+    batch_size: int = 10_000,
+    on_range: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+) -> CleanupReport:
+    """Delete sessions and tokens dead for longer than `older_than`.
+
+    Sessions are walked by primary-key ranges of `batch_size` ids, each range in its own short
+    transaction: every batch is an index range scan, total work is linear in the table, and
+    only the deleted rows are locked, so validation of live sessions never waits.
+    """
+    cutoff = deps.clock.now() - older_than
+    idle = deps.settings.session_idle_ttl
+    with factory.begin() as db:
+        low, high = session_store.id_bounds(db)
+    if on_range:
+        on_range(low, high)
+    sessions = 0
+    for first in range(low, high + 1, batch_size):
+        last = min(first + batch_size - 1, high)
+        with factory.begin() as db:
+            sessions += session_store.delete_dead_in_range(db, first, last, cutoff, idle)
+        if progress:
+            progress(last - first + 1)
+    tokens = 0
+    models: tuple[token_store.TokenModel, ...] = (LoginToken, PasswordResetToken, SignupToken)
+    for model in models:
+        deleted = batch_size
+        while deleted == batch_size:
+            with factory.begin() as db:
+                deleted = token_store.delete_dead(db, model, cutoff, batch_size)
+            tokens += deleted
+    with factory.begin() as db:
+        buckets = ratelimit_store.delete_before(db, deps.clock.now() - deps.settings.rate_limit_window * 2)
+    return CleanupReport(sessions, tokens, buckets)

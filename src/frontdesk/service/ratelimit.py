@@ -1,0 +1,44 @@
+"""Rate limits that hold across processes: fixed windows counted in the database."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from frontdesk.errors import RateLimited
+from frontdesk.service.deps import Deps
+from frontdesk.store import ratelimits as store
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def subject_key(kind: str, subject: str) -> str:
+    """A bucket key; the subject is hashed so emails and logins are not stored in clear."""
+    return f"{kind}:{hashlib.sha256(subject.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
+
+
+def _window(deps: Deps) -> tuple[datetime, timedelta]:
+    size = deps.settings.rate_limit_window
+    now = deps.clock.now()
+    start = _EPOCH + ((now - _EPOCH) // size) * size
+    return start, start + size - now
+
+
+def ensure_below(db: Session, deps: Deps, key: str, limit: int) -> None:
+    """Raise RateLimited (with Retry-After) when the key already reached its limit this window."""
+    start, remaining = _window(deps)
+    if store.count(db, key, start) >= limit:
+        raise RateLimited(retry_after=remaining)
+
+
+def hit(db: Session, deps: Deps, key: str) -> int:
+    """Count one event against the key; returns the count in the current window."""
+    start, _ = _window(deps)
+    return store.hit(db, key, start)
+
+
+def allow(db: Session, deps: Deps, key: str, limit: int) -> bool:
+    """Count one event and say whether it is still within the limit (for silent limits like email)."""
+    return hit(db, deps, key) <= limit

@@ -1,0 +1,92 @@
+"""`Frontdesk`: the library's entry point. Holds the engine, the collaborators and the touch flusher,
+and runs each use case in its own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from frontdesk.clock import Clock
+from frontdesk.db import make_engine, make_sessionmaker
+from frontdesk.errors import FrontdeskError
+from frontdesk.migrate import upgrade
+from frontdesk.service.deps import Deps
+from frontdesk.service.touches import TouchFlusher
+from frontdesk.settings import Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Frontdesk:
+    """One per process. `call(use_case, *args)` runs `use_case(db, deps, *args)` in one transaction.
+
+    >>> fd = Frontdesk(Settings())
+    >>> fd.call(login_with_password, "alice", "correct horse", False, RequestContext())
+    """
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings)
+        self.factory = make_sessionmaker(self.engine)
+        self.read_factory = make_sessionmaker(self.engine, readonly=True)
+        self.deps = Deps.from_settings(settings, clock)
+        self._flusher: TouchFlusher | None = None
+
+    def __repr__(self) -> str:
+        return f"Frontdesk(database={self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def call(self, use_case: Callable[Concatenate[Session, Deps, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a use case in one write transaction: commit on success, roll back on error
+        (but keep what an outcome-error such as a failed login recorded)."""
+        with self.factory() as db:
+            try:
+                result = use_case(db, self.deps, *args, **kwargs)
+            except FrontdeskError as exc:
+                if exc.keep_changes:
+                    db.commit()
+                else:
+                    db.rollback()
+                raise
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+            return result
+
+    def read(self, use_case: Callable[Concatenate[Session, Deps, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a use case that only reads (on SQLite it then never waits for writers)."""
+        with self.read_factory() as db, db.begin():
+            return use_case(db, self.deps, *args, **kwargs)
+
+    def flush_touches(self) -> int:
+        return self.deps.touches.flush(self.factory)
+
+    def start(self) -> None:
+        """Start background work: the touch flusher."""
+        if self._flusher is None:
+            self._flusher = TouchFlusher(self.flush_touches, self.settings.touch_flush_interval.total_seconds())
+            self._flusher.start()
+
+    def close(self) -> None:
+        """Stop background work, write pending touches, release connections."""
+        if self._flusher is not None:
+            self._flusher.stop()
+            self._flusher = None
+        else:
+            self.flush_touches()
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        upgrade(self.engine)
+
+    def database_ok(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True

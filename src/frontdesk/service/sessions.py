@@ -1,0 +1,245 @@
+"""Sessions and API keys: issue, authenticate (the hot path), list, revoke."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from frontdesk import crypto
+from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
+from frontdesk.models import User, UserSession
+from frontdesk.service import audit
+from frontdesk.service.context import Principal, RequestContext
+from frontdesk.service.deps import Deps
+from frontdesk.service.devices import describe, locate
+from frontdesk.store import sessions as store
+from frontdesk.store import users as user_store
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    """A new session and its token. The token exists only here; the database holds its hash."""
+
+    token: str
+    session: UserSession
+
+    def __repr__(self) -> str:
+        return f"IssuedSession(session_id={self.session.id}, token=<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session as the owner sees it on "your devices"."""
+
+    id: int
+    name: str | None
+    created: datetime
+    expiry: datetime
+    last_seen: datetime
+    api_calls: int
+    long_lived: bool
+    is_api_key: bool
+    is_current: bool
+    ip_address: str | None
+    user_agent: str | None
+    browser: str
+    operating_system: str
+    device: str
+    approximate_location: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    sessions: list[SessionView]
+    next_page_token: str | None
+
+
+def issue_session(
+    db: Session,
+    deps: Deps,
+    user: User,
+    ctx: RequestContext,
+    *,
+    long_lived: bool,
+    is_api_key: bool = False,
+    name: str | None = None,
+    ttl: timedelta | None = None,
+) -> IssuedSession:
+    """Create a cookie session or API key. A login always gets a new session (no fixation)."""
+    now = deps.clock.now()
+    token = crypto.new_api_key() if is_api_key else crypto.new_session_token()
+    session = store.add(
+        db,
+        UserSession(
+            token_hash=crypto.digest(token),
+            user_id=user.id,
+            is_api_key=is_api_key,
+            long_lived=long_lived,
+            created=now,
+            expiry=now + (ttl or deps.settings.session_ttl),
+            last_seen=now,
+            ip_address=ctx.ip_address,
+            user_agent=ctx.user_agent,
+            name=name,
+        ),
+    )
+    return IssuedSession(token=token, session=session)
+
+
+def authenticate(db: Session, deps: Deps, token: str, *, is_api_key: bool) -> Principal | None:
+    """The valid session behind a token presented as a cookie (`is_api_key=False`) or bearer key.
+
+    One SELECT decides; the use is recorded in the touch buffer (written in batches), never
+    in this transaction, so a busy session does not write on every request.
+    """
+    if not token or len(token) > 512:
+        return None
+    now = deps.clock.now()
+    row = store.find_principal(db, crypto.digest(token), is_api_key, now, deps.settings.session_idle_ttl)
+    if row is None:
+        return None
+    session_id, user_id, username, expiry, long_lived = row
+    deps.touches.record(session_id, now)
+    return Principal(session_id, user_id, username, expiry, long_lived, is_api_key)
+
+
+def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: int, ctx: RequestContext) -> None:
+    """End one of the caller's own sessions (not the one in use: that is logout)."""
+    if session_id == principal.session_id:
+        raise CannotDeleteCurrentSession()
+    now = deps.clock.now()
+    target = store.get_valid(db, principal.user_id, session_id, now, deps.settings.session_idle_ttl)
+    if target is None:
+        raise NotFound("session")
+    store.end(db, session_id, now)
+    audit.record(db, deps, "session.revoked", ctx, user_id=principal.user_id, session_id=session_id)
+
+
+def end_current_session(db: Session, deps: Deps, principal: Principal, ctx: RequestContext) -> None:
+    """Logout."""
+    if store.end(db, principal.session_id, deps.clock.now()):
+        audit.record(db, deps, "logout", ctx, user_id=principal.user_id, session_id=principal.session_id)
+
+
+def revoke_other_sessions(db: Session, deps: Deps, principal: Principal, ctx: RequestContext) -> int:
+    """End every other cookie session of the caller; API keys are left alone."""
+    count = store.end_for_user(
+        db, principal.user_id, deps.clock.now(), except_session_id=principal.session_id, cookies_only=True
+    )
+    audit.record(db, deps, "session.revoked_others", ctx, user_id=principal.user_id, detail=f"count={count}")
+    return count
+
+
+def revoke_all_sessions(db: Session, deps: Deps, user_id: int, ctx: RequestContext, *, actor_id: int | None) -> int:
+    """End every session and API key of a user (administrators)."""
+    if user_store.get(db, user_id) is None:
+        raise NotFound("user")
+    count = store.end_for_user(db, user_id, deps.clock.now())
+    audit.record(db, deps, "session.revoked_all", ctx, user_id=user_id, detail=f"count={count} by={actor_id}")
+    return count
+
+
+def create_api_key(
+    db: Session,
+    deps: Deps,
+    principal: Principal,
+    password: str,
+    name: str,
+    expiry_days: int,
+    ctx: RequestContext,
+) -> IssuedSession:
+    """A new API key for the caller, who proves it is them with their password."""
+    if principal.is_api_key:
+        raise Forbidden("API keys can't create API keys; sign in with a browser session.")
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise InvalidInput("API key names are 1 to 100 characters.", field="name")
+    if not 1 <= expiry_days <= 730:
+        raise InvalidInput("expiry_days must be between 1 and 730.", field="expiry_days")
+    user = user_store.get(db, principal.user_id)
+    if user is None or not deps.hasher.verify(user.hashed_password, password):
+        audit.record(db, deps, "api_key.refused", ctx, user_id=principal.user_id, detail="bad password")
+        raise InvalidCredentials()
+    issued = issue_session(
+        db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=timedelta(days=expiry_days)
+    )
+    audit.record(db, deps, "api_key.created", ctx, user_id=user.id, session_id=issued.session.id)
+    return issued
+
+
+def list_sessions(
+    db: Session, deps: Deps, principal: Principal, page_size: int | None, page_token: str | None
+) -> SessionPage:
+    """The caller's valid sessions and API keys, most recently seen first, a page at a time."""
+    size = DEFAULT_PAGE_SIZE if page_size is None else page_size
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE}.", field="page_size")
+    after = decode_page_token(page_token) if page_token else None
+    rows = store.list_valid(
+        db,
+        principal.user_id,
+        deps.clock.now(),
+        deps.settings.session_idle_ttl,
+        limit=size + 1,
+        after=after,
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    views = [_view(s, principal) for s in rows]
+    next_token = encode_page_token(rows[-1].last_seen, rows[-1].id) if more else None
+    return SessionPage(views, next_token)
+
+
+def _view(s: UserSession, principal: Principal) -> SessionView:
+    device = describe(s.user_agent)
+    return SessionView(
+        id=s.id,
+        name=s.name,
+        created=s.created,
+        expiry=s.expiry,
+        last_seen=s.last_seen,
+        api_calls=s.api_calls,
+        long_lived=s.long_lived,
+        is_api_key=s.is_api_key,
+        is_current=s.id == principal.session_id,
+        ip_address=s.ip_address,
+        user_agent=s.user_agent,
+        browser=device.browser,
+        operating_system=device.operating_system,
+        device=device.device,
+        approximate_location=locate(s.ip_address),
+    )
+
+
+def encode_page_token(last_seen: datetime, session_id: int) -> str:
+    raw = json.dumps([last_seen.isoformat(), session_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> tuple[datetime, int]:
+    """Parse a page token, refusing anything this module did not make."""
+    bad = InvalidInput("That page_token is not valid.", field="page_token")
+    if len(token) > 200:
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        when, session_id = json.loads(raw)
+        last_seen = datetime.fromisoformat(when)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(session_id, int) or isinstance(session_id, bool) or last_seen.tzinfo is None:
+        raise bad
+    if not 0 < session_id < 2**63:
+        raise bad
+    return last_seen, session_id

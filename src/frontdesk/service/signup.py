@@ -1,0 +1,119 @@
+"""Signing up: a verification email first, the account when its link is used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from frontdesk import crypto
+from frontdesk.errors import EmailTaken, InvalidUsername, TokenInvalid, UsernameTaken
+from frontdesk.models import SignupToken
+from frontdesk.service import audit, emails
+from frontdesk.service.accounts import create_user
+from frontdesk.service.context import RequestContext
+from frontdesk.service.deps import Deps
+from frontdesk.service.identity import clean_name, normalise_email, username_key
+from frontdesk.service.passwords import check_password
+from frontdesk.service.results import AuthResult
+from frontdesk.service.sessions import issue_session
+from frontdesk.store import tokens as token_store
+from frontdesk.store import users as user_store
+
+
+@dataclass(frozen=True, slots=True)
+class UsernameStatus:
+    username: str
+    valid: bool
+    available: bool
+
+
+def username_status(db: Session, username: str) -> UsernameStatus:
+    try:
+        key = username_key(username)
+    except InvalidUsername:
+        return UsernameStatus(username, valid=False, available=False)
+    return UsernameStatus(username, valid=True, available=user_store.get_by_username_key(db, key) is None)
+
+
+def request_signup(
+    db: Session, deps: Deps, *, email: str, username: str, password: str, name: str, ctx: RequestContext
+) -> None:
+    """Validate, then email a confirmation link; if the email is registered, warn its owner instead.
+
+    The answer is the same in both cases, so signup does not reveal who has an account.
+    """
+    ukey = username_key(username)
+    shown_email, ekey = normalise_email(email)
+    name = clean_name(name)
+    check_password(password, deps.settings.product_name)
+    if user_store.get_by_username_key(db, ukey) is not None:
+        raise UsernameTaken()
+    existing = user_store.get_by_email_key(db, ekey)
+    if not emails.may_send(db, deps, ekey, ctx):
+        deps.hasher.burn(password)
+        return
+    if existing is not None:
+        deps.hasher.burn(password)  # the same work as the other branch
+        emails.send(
+            db,
+            deps,
+            kind="signup_existing",
+            to=existing.email,
+            context={
+                "name": existing.name,
+                "login_link": f"{deps.settings.public_url}/login",
+                "reset_link": f"{deps.settings.public_url}/forgot-password",
+            },
+        )
+        audit.record(db, deps, "signup.existing_email", ctx, user_id=existing.id)
+        return
+    token = crypto.new_email_token()
+    now = deps.clock.now()
+    token_store.add(
+        db,
+        SignupToken(
+            token_hash=crypto.digest(token),
+            created=now,
+            expiry=now + deps.settings.signup_token_ttl,
+            email=shown_email,
+            email_key=ekey,
+            username=username.strip(),
+            username_key=ukey,
+            name=name,
+            hashed_password=deps.hasher.hash(password),
+        ),
+    )
+    emails.send(
+        db,
+        deps,
+        kind="signup_confirm",
+        to=shown_email,
+        context={"name": name, "link": emails.link(deps, "signup_confirm", token)},
+    )
+    audit.record(db, deps, "signup.requested", ctx)
+
+
+def confirm_signup(db: Session, deps: Deps, token: str, ctx: RequestContext) -> AuthResult:
+    """Use the confirmation link once: the user now exists and is signed in (short-lived session)."""
+    pending = token_store.consume(db, SignupToken, crypto.digest(token), deps.clock.now())
+    if pending is None:
+        raise TokenInvalid()
+    try:
+        user = create_user(
+            db,
+            deps,
+            email=pending.email,
+            username=pending.username,
+            password="",
+            name=pending.name,
+            ctx=ctx,
+            hashed_password=pending.hashed_password,
+        )
+    except EmailTaken:
+        raise TokenInvalid("This email address is already registered; sign in instead.") from None
+    except UsernameTaken:
+        raise UsernameTaken() from None
+    issued = issue_session(db, deps, user, ctx, long_lived=False)
+    audit.record(db, deps, "signup.confirmed", ctx, user_id=user.id, session_id=issued.session.id)
+    return AuthResult(user, issued)

@@ -1,0 +1,1 @@
+"""Queries: `(db: Session, ...) -> Model | None`. May flush, never commits."""

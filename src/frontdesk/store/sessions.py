@@ -1,0 +1,148 @@
+"""Queries on `sessions`. Validity always comes from `UserSession.is_valid_at`, one rule for SQL and Python."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Row, Select, and_, bindparam, case, delete, func, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from frontdesk.models import User, UserSession
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """Pending use of a session: the newest time it was seen and how many calls since the last write."""
+
+    session_id: int
+    last_seen: datetime
+    calls: int
+
+
+def add(db: Session, session: UserSession) -> UserSession:
+    db.add(session)
+    db.flush()
+    return session
+
+
+PrincipalRow = Row[int, int, str, datetime, bool]
+
+
+def principal_query(is_api_key: bool, now: datetime, idle_ttl: timedelta) -> Select[int, int, str, datetime, bool]:
+    """The one-round-trip check: a valid session of a user who may sign in, by token hash."""
+    return (
+        select(UserSession.id, UserSession.user_id, User.username, UserSession.expiry, UserSession.long_lived)
+        .join(User, User.id == UserSession.user_id)
+        .where(
+            UserSession.token_hash == bindparam("token_hash"),
+            UserSession.is_api_key.is_(is_api_key),
+            UserSession.is_valid_at(now, idle_ttl),
+            User.is_banned.is_(False),
+            User.is_deleted.is_(False),
+        )
+    )
+
+
+def find_principal(
+    db: Session, token_hash: bytes, is_api_key: bool, now: datetime, idle_ttl: timedelta
+) -> PrincipalRow | None:
+    stmt = principal_query(is_api_key, now, idle_ttl)
+    return db.execute(stmt, {"token_hash": token_hash}).first()
+
+
+def get_valid(db: Session, user_id: int, session_id: int, now: datetime, idle_ttl: timedelta) -> UserSession | None:
+    """The user's session `session_id` if it is still valid."""
+    return db.scalars(
+        select(UserSession).where(
+            UserSession.id == session_id,
+            UserSession.user_id == user_id,
+            UserSession.is_valid_at(now, idle_ttl),
+        )
+    ).first()
+
+
+def end(db: Session, session_id: int, now: datetime) -> int:
+    """Mark one session deleted; returns 1 if it was live."""
+    result = db.execute(
+        update(UserSession).where(UserSession.id == session_id, UserSession.deleted.is_(None)).values(deleted=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def end_for_user(
+    db: Session,
+    user_id: int,
+    now: datetime,
+    *,
+    except_session_id: int | None = None,
+    cookies_only: bool = False,
+) -> int:
+    """End the user's live sessions (optionally keeping one, optionally sparing API keys)."""
+    conditions = [UserSession.user_id == user_id, UserSession.deleted.is_(None), UserSession.expiry >= now]
+    if except_session_id is not None:
+        conditions.append(UserSession.id != except_session_id)
+    if cookies_only:
+        conditions.append(UserSession.is_api_key.is_(False))
+    result = db.execute(update(UserSession).where(*conditions).values(deleted=now))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_valid(
+    db: Session,
+    user_id: int,
+    now: datetime,
+    idle_ttl: timedelta,
+    *,
+    limit: int,
+    after: tuple[datetime, int] | None = None,
+) -> Sequence[UserSession]:
+    """Valid sessions, most recently seen first; keyset pagination on (last_seen, id)."""
+    stmt = select(UserSession).where(UserSession.user_id == user_id, UserSession.is_valid_at(now, idle_ttl))
+    if after is not None:
+        stmt = stmt.where(tuple_(UserSession.last_seen, UserSession.id) < tuple_(*after))
+    stmt = stmt.order_by(UserSession.last_seen.desc(), UserSession.id.desc()).limit(limit)
+    return db.scalars(stmt).all()
+
+
+def apply_touches(db: Session, touches: Sequence[Touch]) -> None:
+    """Write coalesced uses in one batched statement; last_seen only moves forward."""
+    if not touches:
+        return
+    stmt = (
+        update(UserSession)
+        .where(UserSession.id == bindparam("sid"))
+        .values(
+            last_seen=case(
+                (
+                    UserSession.last_seen < bindparam("seen", type_=UserSession.last_seen.type),
+                    bindparam("seen"),
+                ),
+                else_=UserSession.last_seen,
+            ),
+            api_calls=UserSession.api_calls + bindparam("calls"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.connection().execute(stmt, [{"sid": t.session_id, "seen": t.last_seen, "calls": t.calls} for t in touches])
+
+
+def id_bounds(db: Session) -> tuple[int, int]:
+    low, high = db.execute(select(func.min(UserSession.id), func.max(UserSession.id))).one()
+    return (int(low or 0), int(high or 0))
+
+
+def delete_dead_in_range(db: Session, first_id: int, last_id: int, cutoff: datetime, idle_ttl: timedelta) -> int:
+    """Delete sessions in an id range that were dead before `cutoff` (expired, ended, or idle)."""
+    dead = or_(
+        UserSession.expiry < cutoff,
+        UserSession.deleted < cutoff,
+        and_(UserSession.long_lived.is_(False), UserSession.last_seen < cutoff - idle_ttl),
+    )
+    result = db.execute(
+        delete(UserSession)
+        .where(UserSession.id >= first_id, UserSession.id <= last_id, dead)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
