@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -44,7 +45,7 @@ def build_message(email: Outgoing, settings: Settings, now: datetime) -> EmailMe
         message["From"] = settings.mail_from
         message["To"] = _recipient(email.to)
         message["Subject"] = email.subject
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, MessageError) as exc:
         raise PermanentDeliveryError(f"unusable header: {type(exc).__name__}") from None
     message["Date"] = format_datetime(now)
     # Stable per row, so a duplicate caused by a crash after sending is recognisable downstream.
