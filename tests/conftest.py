@@ -21,6 +21,7 @@ from frontdesk.clock import FrozenClock
 from frontdesk.db import make_engine, normalise_url
 from frontdesk.migrate import upgrade
 from frontdesk.models import Base
+from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings
 
 POSTGRES_URL = os.environ.get("FRONTDESK_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
@@ -113,3 +114,11 @@ def factory(engine: Engine) -> sessionmaker[Session]:
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()
+
+
+@pytest.fixture
+def fd(settings: Settings, clock: FrozenClock) -> Iterator[Frontdesk]:
+    """The library entry point on the test database, with a frozen clock and cheap Argon2."""
+    instance = Frontdesk(settings, clock=clock)
+    yield instance
+    instance.close()

@@ -1,0 +1,91 @@
+"""Password reset and password change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from frontdesk.clock import FrozenClock
+from frontdesk.errors import InsecurePassword, InvalidCredentials, TokenInvalid
+from frontdesk.service.accounts import change_password
+from frontdesk.service.context import RequestContext
+from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
+from frontdesk.service.reset import complete_password_reset, request_password_reset
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.service.sessions import authenticate
+from tests.factories import PASSWORD, make_session, make_user
+from tests.mailbox import outbox, token_from
+
+CTX = RequestContext(
+    ip_address="192.0.2.1", user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+)
+NEW = "a brand new passphrase"
+
+
+def test_reset_revokes_cookie_sessions_and_tokens_but_not_api_keys(fd: Frontdesk) -> None:
+    user = make_user(fd, username="lena")
+    cookies = [make_session(fd, user) for _ in range(2)]
+    key = make_session(fd, user, is_api_key=True, long_lived=True)
+    fd.call(request_login_link, "lena", CTX)
+    login_token = token_from(outbox(fd, "login_link")[-1])
+    fd.call(request_password_reset, "lena", CTX)
+    fd.call(request_password_reset, "lena", CTX)
+    first_reset, second_reset = (token_from(e) for e in outbox(fd, "password_reset"))
+
+    result = fd.call(complete_password_reset, second_reset, NEW, CTX)
+
+    assert all(fd.read(authenticate, c.token, is_api_key=False) is None for c in cookies)
+    assert fd.read(authenticate, key.token, is_api_key=True) is not None
+    assert fd.read(authenticate, result.issued.token, is_api_key=False) is not None
+    assert not result.issued.session.long_lived
+    for use in (
+        lambda: fd.call(consume_login_link, login_token, False, CTX),
+        lambda: fd.call(complete_password_reset, first_reset, NEW, CTX),
+        lambda: fd.call(complete_password_reset, second_reset, NEW, CTX),
+    ):
+        with pytest.raises(TokenInvalid):
+            use()
+    with pytest.raises(InvalidCredentials):
+        fd.call(login_with_password, "lena", PASSWORD, False, CTX)
+    assert fd.call(login_with_password, "lena", NEW, False, CTX)
+    notice = outbox(fd, "password_changed", to=user.email)
+    assert len(notice) == 1 and "192.0.2.1" in notice[0].text_body and "Firefox" in notice[0].text_body
+
+
+def test_reset_for_unknown_user_sends_nothing(fd: Frontdesk) -> None:
+    fd.call(request_password_reset, "ghost@example.com", CTX)
+    assert outbox(fd) == []
+
+
+def test_reset_token_expires_after_two_hours(fd: Frontdesk, clock: FrozenClock) -> None:
+    make_user(fd, username="mona")
+    fd.call(request_password_reset, "mona", CTX)
+    token = token_from(outbox(fd, "password_reset")[-1])
+    clock.advance(timedelta(hours=2, seconds=1))
+    with pytest.raises(TokenInvalid):
+        fd.call(complete_password_reset, token, NEW, CTX)
+
+
+def test_bad_new_password_leaves_the_token_usable(fd: Frontdesk) -> None:
+    make_user(fd, username="nina")
+    fd.call(request_password_reset, "nina", CTX)
+    token = token_from(outbox(fd, "password_reset")[-1])
+    with pytest.raises(InsecurePassword):
+        fd.call(complete_password_reset, token, "password", CTX)
+    assert fd.call(complete_password_reset, token, NEW, CTX)
+
+
+def test_change_password_needs_old_one_and_ends_other_cookie_sessions(fd: Frontdesk) -> None:
+    user = make_user(fd, username="omar")
+    current, other = make_session(fd, user), make_session(fd, user)
+    key = make_session(fd, user, is_api_key=True, long_lived=True)
+    me = fd.read(authenticate, current.token, is_api_key=False)
+    assert me is not None
+    with pytest.raises(InvalidCredentials):
+        fd.call(change_password, me, "not my password", NEW, CTX)
+    assert fd.call(change_password, me, PASSWORD, NEW, CTX) == 1
+    assert fd.read(authenticate, other.token, is_api_key=False) is None
+    assert fd.read(authenticate, current.token, is_api_key=False) is not None
+    assert fd.read(authenticate, key.token, is_api_key=True) is not None
+    assert len(outbox(fd, "password_changed")) == 1

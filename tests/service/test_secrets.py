@@ -1,0 +1,76 @@
+"""No token, password or hash is stored in clear or written to a log during a full cycle."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import Engine
+
+from frontdesk import crypto
+from frontdesk.models import Base, OutboxEmail
+from frontdesk.service.context import RequestContext
+from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
+from frontdesk.service.reset import complete_password_reset, request_password_reset
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.service.sessions import authenticate
+from frontdesk.service.signup import confirm_signup, request_signup
+from tests.mailbox import outbox, token_from
+
+CTX = RequestContext(ip_address="192.0.2.50", user_agent="pytest")
+
+
+def dump(engine: Engine) -> str:
+    """Every row of every table except the outbox, as text (bytes as hex and as latin-1)."""
+    parts: list[str] = []
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name == OutboxEmail.__tablename__:
+                continue
+            for row in conn.execute(table.select()):
+                for value in row:
+                    if isinstance(value, bytes):
+                        parts += [value.hex(), value.decode("latin-1")]
+                    else:
+                        parts.append(str(value))
+    return "\n".join(parts)
+
+
+def test_full_cycle_leaves_no_secret_in_database_or_logs(
+    fd: Frontdesk, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password, new_password = "first secret passphrase", "second secret passphrase"
+    fd.call(request_signup, email="s@example.com", username="secretive", password=password, name="S", ctx=CTX)
+    signup_token = token_from(outbox(fd, "signup_confirm")[-1])
+    session_token = fd.call(confirm_signup, signup_token, CTX).issued.token
+    login = fd.call(login_with_password, "secretive", password, True, CTX)
+    fd.call(request_login_link, "secretive", CTX)
+    link_token = token_from(outbox(fd, "login_link")[-1])
+    link_session = fd.call(consume_login_link, link_token, False, CTX).issued.token
+    fd.call(request_password_reset, "secretive", CTX)
+    reset_token = token_from(outbox(fd, "password_reset")[-1])
+    reset_session = fd.call(complete_password_reset, reset_token, new_password, CTX).issued.token
+    assert fd.read(authenticate, reset_session, is_api_key=False) is not None
+    fd.flush_touches()
+
+    secrets = [
+        password,
+        new_password,
+        signup_token,
+        session_token,
+        login.issued.token,
+        link_token,
+        link_session,
+        reset_token,
+        reset_session,
+    ]
+    stored = dump(engine)
+    logs = caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records)
+    for secret in secrets:
+        assert secret not in stored
+        assert secret not in logs
+    for token in (session_token, login.issued.token, reset_session, signup_token, reset_token):
+        assert crypto.digest(token).hex() in stored  # what is stored instead
+    hashed = [line for line in stored.splitlines() if line.startswith("$argon2id$")]
+    assert hashed and all(h not in logs for h in hashed)

@@ -1,0 +1,216 @@
+"""The seed's session rules, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from frontdesk import crypto
+from frontdesk.clock import FrozenClock
+from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
+from frontdesk.models import UserSession
+from frontdesk.service.accounts import set_banned
+from frontdesk.service.context import NO_CONTEXT, RequestContext
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.service.sessions import (
+    authenticate,
+    create_api_key,
+    list_sessions,
+    revoke_other_sessions,
+    revoke_session,
+)
+from tests.factories import PASSWORD, make_session, make_user
+
+
+def auth(fd: Frontdesk, token: str, *, api: bool = False):  # type: ignore[no-untyped-def]
+    return fd.read(authenticate, token, is_api_key=api)
+
+
+def test_token_is_stored_only_as_its_sha256(fd: Frontdesk) -> None:
+    issued = make_session(fd, make_user(fd))
+    with fd.factory() as db:
+        row = db.get(UserSession, issued.session.id)
+    assert row is not None
+    assert row.token_hash == crypto.digest(issued.token)
+    assert len(row.token_hash) == 32
+    assert issued.token not in repr(row) and issued.token not in repr(issued)
+
+
+def test_cookie_token_matches_only_cookie_sessions(fd: Frontdesk) -> None:
+    user = make_user(fd)
+    cookie = make_session(fd, user)
+    key = make_session(fd, user, is_api_key=True, long_lived=True)
+    assert auth(fd, cookie.token) is not None
+    assert auth(fd, cookie.token, api=True) is None
+    assert auth(fd, key.token, api=True) is not None
+    assert auth(fd, key.token) is None
+    assert key.token.startswith("fdk_") and not cookie.token.startswith("fdk_")
+
+
+def test_short_lived_session_dies_after_168_idle_hours(fd: Frontdesk, clock: FrozenClock) -> None:
+    issued = make_session(fd, make_user(fd), long_lived=False)
+    clock.advance(timedelta(hours=167, minutes=59))
+    assert auth(fd, issued.token) is not None  # this use moves last_seen
+    fd.flush_touches()
+    clock.advance(timedelta(hours=167, minutes=59))
+    assert auth(fd, issued.token) is not None
+    fd.flush_touches()
+    clock.advance(timedelta(hours=168))
+    assert auth(fd, issued.token) is None
+
+
+def test_long_lived_session_survives_idleness_until_730_days(fd: Frontdesk, clock: FrozenClock) -> None:
+    issued = make_session(fd, make_user(fd), long_lived=True)
+    assert issued.session.expiry - issued.session.created == timedelta(days=730)
+    clock.advance(timedelta(days=729, hours=23))
+    assert auth(fd, issued.token) is not None
+    clock.advance(timedelta(hours=2))
+    assert auth(fd, issued.token) is None
+
+
+def test_session_not_valid_before_created(fd: Frontdesk, clock: FrozenClock) -> None:
+    issued = make_session(fd, make_user(fd))
+    clock.advance(timedelta(seconds=-1))
+    assert auth(fd, issued.token) is None
+
+
+def test_every_use_counts_and_sets_last_seen(fd: Frontdesk, clock: FrozenClock) -> None:
+    issued = make_session(fd, make_user(fd))
+    for _ in range(5):
+        clock.advance(timedelta(seconds=1))
+        assert auth(fd, issued.token) is not None
+    assert fd.flush_touches() == 1
+    with fd.factory() as db:
+        row = db.get(UserSession, issued.session.id)
+    assert row is not None
+    assert row.api_calls == 5
+    assert row.last_seen == clock.now()
+
+
+def test_banned_or_deleted_user_sessions_stop_at_once(fd: Frontdesk) -> None:
+    user = make_user(fd)
+    issued = make_session(fd, user)
+    fd.call(set_banned, user.id, True, NO_CONTEXT, actor_id=None)
+    assert auth(fd, issued.token) is None
+    fd.call(set_banned, user.id, False, NO_CONTEXT, actor_id=None)
+    assert auth(fd, issued.token) is not None
+
+
+def test_revoke_one_leaves_the_others(fd: Frontdesk) -> None:
+    user = make_user(fd)
+    current, other, third = (make_session(fd, user) for _ in range(3))
+    me = auth(fd, current.token)
+    assert me is not None
+    fd.call(revoke_session, me, other.session.id, NO_CONTEXT)
+    assert auth(fd, other.token) is None
+    assert auth(fd, third.token) is not None
+    with pytest.raises(NotFound):
+        fd.call(revoke_session, me, other.session.id, NO_CONTEXT)
+    with pytest.raises(CannotDeleteCurrentSession):
+        fd.call(revoke_session, me, current.session.id, NO_CONTEXT)
+
+
+def test_cannot_revoke_someone_elses_session(fd: Frontdesk) -> None:
+    mine = make_session(fd, make_user(fd))
+    theirs = make_session(fd, make_user(fd))
+    me = auth(fd, mine.token)
+    assert me is not None
+    with pytest.raises(NotFound):
+        fd.call(revoke_session, me, theirs.session.id, NO_CONTEXT)
+    assert auth(fd, theirs.token) is not None
+
+
+def test_revoke_others_keeps_current_session_and_api_keys(fd: Frontdesk) -> None:
+    user = make_user(fd)
+    current = make_session(fd, user)
+    others = [make_session(fd, user) for _ in range(3)]
+    key = make_session(fd, user, is_api_key=True, long_lived=True)
+    me = auth(fd, current.token)
+    assert me is not None
+    assert fd.call(revoke_other_sessions, me, NO_CONTEXT) == 3
+    assert all(auth(fd, s.token) is None for s in others)
+    assert auth(fd, current.token) is not None
+    assert auth(fd, key.token, api=True) is not None
+
+
+def test_list_sessions_pages_most_recent_first(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd)
+    issued = []
+    for _ in range(5):
+        clock.advance(timedelta(minutes=1))
+        issued.append(make_session(fd, user))
+    me = auth(fd, issued[0].token)
+    assert me is not None
+    fd.flush_touches()
+    first = fd.read(list_sessions, me, 3, None)
+    assert len(first.sessions) == 3 and first.next_page_token
+    second = fd.read(list_sessions, me, 3, first.next_page_token)
+    assert len(second.sessions) == 2 and second.next_page_token is None
+    seen = [s.last_seen for s in first.sessions + second.sessions]
+    assert seen == sorted(seen, reverse=True)
+    ids = {s.id for s in first.sessions + second.sessions}
+    assert ids == {s.session.id for s in issued}
+    assert [s.is_current for s in first.sessions].count(True) == 1  # the first one was used last
+
+
+@pytest.mark.parametrize("token", ["x", "not base64!", "W10", "WyJub3QgYSBkYXRlIiwgMV0", "A" * 500])
+def test_bad_page_token_is_invalid_input(fd: Frontdesk, token: str) -> None:
+    me = auth(fd, make_session(fd, make_user(fd)).token)
+    assert me is not None
+    with pytest.raises(InvalidInput):
+        fd.read(list_sessions, me, 3, token)
+
+
+@pytest.mark.parametrize("size", [0, -1, 101])
+def test_bad_page_size_is_invalid_input(fd: Frontdesk, size: int) -> None:
+    me = auth(fd, make_session(fd, make_user(fd)).token)
+    assert me is not None
+    with pytest.raises(InvalidInput):
+        fd.read(list_sessions, me, size, None)
+
+
+def test_sessions_list_describes_devices(fd: Frontdesk) -> None:
+    user = make_user(fd)
+    agents = {
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.0 Mobile/15E148 Safari/604.1": ("Mobile Safari", "iOS", "iPhone"),
+        "Mozilla/5.0 (Linux; Android 13; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36": (
+            "Samsung Internet",
+            "Android",
+            "Samsung SM-S918B",
+        ),
+        "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0": (
+            "Firefox",
+            "Ubuntu",
+            "Other",
+        ),
+    }
+    sessions = [make_session(fd, user, ctx=RequestContext("81.2.69.142", ua)) for ua in agents]
+    me = auth(fd, sessions[0].token)
+    assert me is not None
+    page = fd.read(list_sessions, me, 10, None)
+    found = {s.user_agent: (s.browser, s.operating_system, s.device) for s in page.sessions}
+    assert found == agents
+    assert {s.approximate_location for s in page.sessions} == {"United Kingdom"}
+
+
+def test_api_key_needs_password_and_a_cookie_session(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd)
+    me = auth(fd, make_session(fd, user).token)
+    assert me is not None
+    with pytest.raises(InvalidCredentials):
+        fd.call(create_api_key, me, "wrong password", "ci", 30, NO_CONTEXT)
+    issued = fd.call(create_api_key, me, PASSWORD, "ci", 30, NO_CONTEXT)
+    assert issued.session.expiry == clock.now() + timedelta(days=30)
+    key_principal = auth(fd, issued.token, api=True)
+    assert key_principal is not None and key_principal.is_api_key
+    with pytest.raises(Forbidden):
+        fd.call(create_api_key, key_principal, PASSWORD, "again", 30, NO_CONTEXT)
+    with pytest.raises(InvalidInput):
+        fd.call(create_api_key, me, PASSWORD, "ci", 731, NO_CONTEXT)
+    with fd.factory() as db:
+        names = db.scalars(select(UserSession.name).where(UserSession.is_api_key.is_(True))).all()
+    assert names == ["ci"]

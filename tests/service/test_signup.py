@@ -1,0 +1,109 @@
+"""Signup: verification email first, user on confirmation, no enumeration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from frontdesk.clock import FrozenClock
+from frontdesk.errors import (
+    InsecurePassword,
+    InvalidEmail,
+    InvalidUsername,
+    PasswordTooLong,
+    PasswordTooShort,
+    TokenInvalid,
+    UsernameTaken,
+)
+from frontdesk.service.accounts import find_user
+from frontdesk.service.context import RequestContext
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.service.signup import confirm_signup, request_signup, username_status
+from tests.factories import PASSWORD, make_user
+from tests.mailbox import outbox, token_from
+
+CTX = RequestContext(ip_address="198.51.100.9", user_agent="pytest")
+
+
+def signup(fd: Frontdesk, **overrides: str) -> None:
+    fields = {"email": "new@example.com", "username": "newbie", "password": PASSWORD, "name": "New Person"}
+    fields.update(overrides)
+    fd.call(request_signup, ctx=CTX, **fields)
+
+
+def test_user_exists_only_after_confirmation(fd: Frontdesk) -> None:
+    signup(fd)
+    assert fd.read(lambda db, deps: find_user(db, "newbie")) is None
+    token = token_from(outbox(fd, "signup_confirm", to="new@example.com")[0])
+    result = fd.call(confirm_signup, token, CTX)
+    assert result.user.username == "newbie" and not result.issued.session.long_lived
+    with pytest.raises(TokenInvalid):
+        fd.call(confirm_signup, token, CTX)
+
+
+def test_signup_token_lasts_48_hours(fd: Frontdesk, clock: FrozenClock) -> None:
+    signup(fd)
+    token = token_from(outbox(fd, "signup_confirm")[0])
+    clock.advance(timedelta(hours=48, seconds=1))
+    with pytest.raises(TokenInvalid):
+        fd.call(confirm_signup, token, CTX)
+
+
+def test_existing_email_gets_a_warning_not_a_second_account(fd: Frontdesk) -> None:
+    make_user(fd, email="taken@example.com", username="owner")
+    signup(fd, email="Taken@Example.com", username="intruder")
+    assert outbox(fd, "signup_confirm") == []
+    warning = outbox(fd, "signup_existing", to="taken@example.com")
+    assert len(warning) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("email", "not-an-email", InvalidEmail),
+        ("username", "a", InvalidUsername),
+        ("username", "has space", InvalidUsername),
+        ("username", "ünïcode", InvalidUsername),
+        ("password", "short", PasswordTooShort),
+        ("password", "x" * 257, PasswordTooLong),
+        ("password", "password1", InsecurePassword),
+        ("password", "Qwerty123", InsecurePassword),
+        ("password", "frontdesk", InsecurePassword),
+    ],
+)
+def test_bad_signup_is_refused_and_changes_nothing(
+    fd: Frontdesk, field: str, value: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        signup(fd, **{field: value})
+    assert outbox(fd) == []
+
+
+def test_password_limits_count_characters_as_typed(fd: Frontdesk) -> None:
+    signup(fd, password="é" * 256, username="accents")  # 256 characters, 512 bytes: allowed
+    signup(fd, password="  spaces  ", username="spaces", email="s@example.com")  # kept as typed
+    assert len(outbox(fd, "signup_confirm")) == 2
+
+
+def test_username_taken_is_409_even_with_other_case(fd: Frontdesk) -> None:
+    make_user(fd, username="popular")
+    with pytest.raises(UsernameTaken):
+        signup(fd, username="Popular")
+
+
+def test_username_status(fd: Frontdesk) -> None:
+    make_user(fd, username="exists")
+    assert fd.read(lambda db, deps: username_status(db, "EXISTS")).available is False
+    fresh = fd.read(lambda db, deps: username_status(db, "fresh_name"))
+    assert fresh.valid and fresh.available
+    assert fd.read(lambda db, deps: username_status(db, "!!")).valid is False
+
+
+def test_two_pending_signups_for_one_username_make_one_user(fd: Frontdesk) -> None:
+    signup(fd, email="one@example.com", username="contested")
+    signup(fd, email="two@example.com", username="contested")
+    first, second = (token_from(e) for e in outbox(fd, "signup_confirm"))
+    fd.call(confirm_signup, first, CTX)
+    with pytest.raises(UsernameTaken):
+        fd.call(confirm_signup, second, CTX)
