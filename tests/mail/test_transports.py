@@ -94,7 +94,7 @@ class TestSmtpTransport(TestMemoryTransport):
         return smtp_server
 
     @pytest.fixture
-    def transport(self, server: SmtpServer, client_tls: ssl.SSLContext) -> SmtpTransport:  # type: ignore[override]
+    def transport(self, server: SmtpServer, client_tls: ssl.SSLContext) -> SmtpTransport:
         return SmtpTransport(server.url(), ssl_context=client_tls)
 
     def received(self, transport: Transport) -> list[EmailMessage]:
@@ -112,7 +112,7 @@ class TestSmtpStarttlsWithLogin(TestSmtpTransport):
         return starttls_server
 
     @pytest.fixture
-    def transport(self, server: SmtpServer, client_tls: ssl.SSLContext) -> SmtpTransport:  # type: ignore[override]
+    def transport(self, server: SmtpServer, client_tls: ssl.SSLContext) -> SmtpTransport:
         return SmtpTransport(server.url(query="?starttls=true", login=True), ssl_context=client_tls)
 
 
@@ -123,7 +123,7 @@ class TestSmtpsWithLogin(TestSmtpTransport):
         return smtps_server
 
     @pytest.fixture
-    def transport(self, server: SmtpServer, client_tls: ssl.SSLContext) -> SmtpTransport:  # type: ignore[override]
+    def transport(self, server: SmtpServer, client_tls: ssl.SSLContext) -> SmtpTransport:
         return SmtpTransport(server.url("smtps", login=True), ssl_context=client_tls)
 
 

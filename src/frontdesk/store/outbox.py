@@ -133,7 +133,7 @@ class OutboxCounts:
 def counts(db: Session, now: datetime) -> OutboxCounts:
     """Emails per status, how many are due now, and the age of the oldest pending one."""
     by_status = dict.fromkeys(STATUSES, 0)
-    rows = db.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).tuples()
+    rows = db.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status))
     for status, count in rows:
         by_status[status] = count
     due = db.scalar(select(func.count()).select_from(OutboxEmail).where(_due(now))) or 0

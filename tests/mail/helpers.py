@@ -1,0 +1,51 @@
+"""Queue emails the way the service layer does: one transaction, links from the public URL."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from frontdesk.clock import FrozenClock
+from frontdesk.mail import enqueue_email
+from frontdesk.models import OutboxEmail
+from frontdesk.settings import Settings
+
+TOKEN = "q8Vn3Zk1Lm5Rt7Yw9Xb2Cd4Ef6Gh8Jk0Mn2Pq4Rs6T"
+API_KEY = "fdk_" + TOKEN
+
+
+def context(settings: Settings, kind: str, name: str = "Ann") -> dict[str, str]:
+    url = settings.public_url
+    return {
+        "signup_confirm": {"name": name, "link": f"{url}/signup/confirm?token={TOKEN}"},
+        "signup_existing": {"name": name, "login_link": f"{url}/login", "reset_link": f"{url}/reset-password"},
+        "login_link": {"name": name, "link": f"{url}/login-link/confirm?token={TOKEN}"},
+        "password_reset": {"name": name, "link": f"{url}/reset-password?token={TOKEN}"},
+        "password_changed": {
+            "name": name,
+            "when": "2026-01-01 12:00 UTC",
+            "ip_address": "203.0.113.9",
+            "browser": "Firefox on Linux",
+        },
+        "api_key_created": {"name": name, "key_name": "ci", "token": API_KEY, "expiry": "2027-01-01"},
+    }[kind]
+
+
+def enqueue(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+    *,
+    kind: str = "login_link",
+    to: str = "ann@example.com",
+    count: int = 1,
+) -> None:
+    with factory.begin() as db:
+        for n in range(count):
+            address = to if count == 1 else to.replace("@", f"+{n}@")
+            enqueue_email(db, settings, clock.now(), kind=kind, to=address, context=context(settings, kind))
+
+
+def rows(factory: sessionmaker[Session]) -> list[OutboxEmail]:
+    with factory() as db:
+        return list(db.scalars(select(OutboxEmail).order_by(OutboxEmail.id)))
