@@ -12,7 +12,7 @@ from frontdesk.service import audit
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe
-from frontdesk.service.identity import clean_name, login_key, normalise_email, username_key
+from frontdesk.service.identity import clean_name, login_key, normalise_email, username_forms
 from frontdesk.service.passwords import check_password
 from frontdesk.store import sessions as session_store
 from frontdesk.store import tokens as token_store
@@ -32,7 +32,7 @@ def create_user(
     hashed_password: str | None = None,
 ) -> User:
     """Create a user after checking every rule; `hashed_password` skips hashing for a verified signup."""
-    ukey = username_key(username)
+    username, ukey = username_forms(username)
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
     if hashed_password is None:
@@ -44,7 +44,7 @@ def create_user(
         raise EmailTaken()
     now = deps.clock.now()
     user = User(
-        username=username.strip(),
+        username=username,
         username_key=ukey,
         email=shown_email,
         email_key=ekey,

@@ -34,3 +34,4 @@ class Principal:
     expiry: datetime
     long_lived: bool
     is_api_key: bool
+    is_superuser: bool = False

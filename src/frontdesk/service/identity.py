@@ -21,12 +21,22 @@ def canonical(value: str) -> str:
     return unicodedata.normalize("NFKC", value).casefold().strip()
 
 
+def username_forms(username: str) -> tuple[str, str]:
+    """(username as shown, canonical key), or InvalidUsername when it breaks the rule.
+
+    The shown form is the NFKC form, which the rule keeps to ASCII (so it is safe in headers);
+    the key is its lower case.
+    """
+    shown = unicodedata.normalize("NFKC", username).strip()
+    key = shown.lower()
+    if not shown.isascii() or not USERNAME_RULE.fullmatch(key):
+        raise InvalidUsername(USERNAME_HELP)
+    return shown, key
+
+
 def username_key(username: str) -> str:
     """The canonical username, or InvalidUsername when it breaks the rule."""
-    key = canonical(username)
-    if not USERNAME_RULE.fullmatch(key):
-        raise InvalidUsername(USERNAME_HELP)
-    return key
+    return username_forms(username)[1]
 
 
 def is_valid_username(username: str) -> bool:

@@ -109,9 +109,9 @@ def authenticate(db: Session, deps: Deps, token: str, *, is_api_key: bool) -> Pr
     row = store.find_principal(db, crypto.digest(token), is_api_key, now, deps.settings.session_idle_ttl)
     if row is None:
         return None
-    session_id, user_id, username, expiry, long_lived = row
+    session_id, user_id, username, expiry, long_lived, is_superuser = row
     deps.touches.record(session_id, now)
-    return Principal(session_id, user_id, username, expiry, long_lived, is_api_key)
+    return Principal(session_id, user_id, username, expiry, long_lived, is_api_key, is_superuser)
 
 
 def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: int, ctx: RequestContext) -> None:
@@ -139,6 +139,13 @@ def revoke_other_sessions(db: Session, deps: Deps, principal: Principal, ctx: Re
     )
     audit.record(db, deps, "session.revoked_others", ctx, user_id=principal.user_id, detail=f"count={count}")
     return count
+
+
+def end_session_by_id(db: Session, deps: Deps, session_id: int, ctx: RequestContext, *, actor_id: int | None) -> None:
+    """End any session by its public id (administrators and the CLI)."""
+    if not store.end(db, session_id, deps.clock.now()):
+        raise NotFound("session")
+    audit.record(db, deps, "session.revoked", ctx, session_id=session_id, detail=f"by={actor_id}")
 
 
 def revoke_all_sessions(db: Session, deps: Deps, user_id: int, ctx: RequestContext, *, actor_id: int | None) -> int:
@@ -179,16 +186,22 @@ def create_api_key(
 
 
 def list_sessions(
-    db: Session, deps: Deps, principal: Principal, page_size: int | None, page_token: str | None
+    db: Session,
+    deps: Deps,
+    user_id: int,
+    page_size: int | None,
+    page_token: str | None,
+    *,
+    current_session_id: int | None = None,
 ) -> SessionPage:
-    """The caller's valid sessions and API keys, most recently seen first, a page at a time."""
+    """A user's valid sessions and API keys, most recently seen first, a page at a time."""
     size = DEFAULT_PAGE_SIZE if page_size is None else page_size
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE}.", field="page_size")
     after = decode_page_token(page_token) if page_token else None
     rows = store.list_valid(
         db,
-        principal.user_id,
+        user_id,
         deps.clock.now(),
         deps.settings.session_idle_ttl,
         limit=size + 1,
@@ -196,12 +209,12 @@ def list_sessions(
     )
     more = len(rows) > size
     rows = rows[:size]
-    views = [_view(s, principal) for s in rows]
+    views = [_view(s, current_session_id) for s in rows]
     next_token = encode_page_token(rows[-1].last_seen, rows[-1].id) if more else None
     return SessionPage(views, next_token)
 
 
-def _view(s: UserSession, principal: Principal) -> SessionView:
+def _view(s: UserSession, current_session_id: int | None) -> SessionView:
     device = describe(s.user_agent)
     return SessionView(
         id=s.id,
@@ -212,7 +225,7 @@ def _view(s: UserSession, principal: Principal) -> SessionView:
         api_calls=s.api_calls,
         long_lived=s.long_lived,
         is_api_key=s.is_api_key,
-        is_current=s.id == principal.session_id,
+        is_current=s.id == current_session_id,
         ip_address=s.ip_address,
         user_agent=s.user_agent,
         browser=device.browser,

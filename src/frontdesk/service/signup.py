@@ -13,7 +13,7 @@ from frontdesk.service import audit, emails
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
-from frontdesk.service.identity import clean_name, normalise_email, username_key
+from frontdesk.service.identity import clean_name, normalise_email, username_forms, username_key
 from frontdesk.service.passwords import check_password
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import issue_session
@@ -43,7 +43,7 @@ def request_signup(
 
     The answer is the same in both cases, so signup does not reveal who has an account.
     """
-    ukey = username_key(username)
+    username, ukey = username_forms(username)
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
     check_password(password, deps.settings.product_name)
@@ -78,7 +78,7 @@ def request_signup(
             expiry=now + deps.settings.signup_token_ttl,
             email=shown_email,
             email_key=ekey,
-            username=username.strip(),
+            username=username,
             username_key=ukey,
             name=name,
             hashed_password=deps.hasher.hash(password),

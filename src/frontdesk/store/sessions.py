@@ -27,13 +27,22 @@ def add(db: Session, session: UserSession) -> UserSession:
     return session
 
 
-PrincipalRow = Row[int, int, str, datetime, bool]
+PrincipalRow = Row[int, int, str, datetime, bool, bool]
 
 
-def principal_query(is_api_key: bool, now: datetime, idle_ttl: timedelta) -> Select[int, int, str, datetime, bool]:
+def principal_query(
+    is_api_key: bool, now: datetime, idle_ttl: timedelta
+) -> Select[int, int, str, datetime, bool, bool]:
     """The one-round-trip check: a valid session of a user who may sign in, by token hash."""
     return (
-        select(UserSession.id, UserSession.user_id, User.username, UserSession.expiry, UserSession.long_lived)
+        select(
+            UserSession.id,
+            UserSession.user_id,
+            User.username,
+            UserSession.expiry,
+            UserSession.long_lived,
+            User.is_superuser,
+        )
         .join(User, User.id == UserSession.user_id)
         .where(
             UserSession.token_hash == bindparam("token_hash"),

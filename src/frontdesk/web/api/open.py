@@ -1,0 +1,171 @@
+"""Open endpoints: signup, login, logout, magic links, password reset (contract section 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request, Response, status
+
+from frontdesk.errors import FrontdeskError
+from frontdesk.metrics import LOGINS
+from frontdesk.service import login as login_service
+from frontdesk.service import reset, signup
+from frontdesk.service.results import AuthResult
+from frontdesk.service.sessions import authenticate, end_current_session
+from frontdesk.web.api.results import signed_in
+from frontdesk.web.cookies import clear_login_cookies
+from frontdesk.web.credentials import SESSION_COOKIE
+from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
+from frontdesk.web.errors import ErrorCode as C
+from frontdesk.web.errors import code_for, responses
+from frontdesk.web.schemas import (
+    AuthResponse,
+    CurrentSessionResponse,
+    LoginLinkConfirmRequest,
+    LoginRequest,
+    PasswordResetConfirmRequest,
+    SignupRequest,
+    StatusResponse,
+    TokenRequest,
+    UsernameResponse,
+    UserRequest,
+)
+
+router = APIRouter(prefix="/v1", tags=["open"])
+PASSWORD_ERRORS = (C.PASSWORD_TOO_SHORT, C.PASSWORD_TOO_LONG, C.INSECURE_PASSWORD)
+
+
+@router.post(
+    "/signup",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StatusResponse,
+    responses=responses(C.INVALID_EMAIL, C.INVALID_USERNAME, *PASSWORD_ERRORS, C.USERNAME_TAKEN, C.CSRF_FAILED),
+)
+@access(Access.OPEN)
+def request_signup(body: SignupRequest, fd: FD, ctx: Ctx) -> StatusResponse:
+    """Email a confirmation link. An already registered email gets the same answer (its owner is warned)."""
+    fd.call(
+        signup.request_signup, email=body.email, username=body.username, password=body.password, name=body.name, ctx=ctx
+    )
+    return StatusResponse(status="verification_sent")
+
+
+@router.post("/signup/confirm", response_model=AuthResponse, responses=responses(C.INVALID_TOKEN, C.USERNAME_TAKEN))
+@access(Access.OPEN)
+def confirm_signup(body: TokenRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+    """Use the emailed link: the user now exists and is signed in with a short-lived session."""
+    return signed_in(response, fd.call(signup.confirm_signup, body.token, ctx), fd.settings)
+
+
+@router.get("/usernames/{username}", response_model=UsernameResponse, responses=responses())
+@access(Access.OPEN)
+def username_status(username: str, fd: FD) -> UsernameResponse:
+    result = fd.read(lambda db, _deps: signup.username_status(db, username[:200]))
+    return UsernameResponse(username=result.username, valid=result.valid, available=result.available)
+
+
+@router.post(
+    "/login",
+    response_model=AuthResponse,
+    responses=responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.RATE_LIMITED, C.CSRF_FAILED),
+)
+@access(Access.OPEN)
+def login(body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+    """Sign in with a username or email and a password."""
+    result = _counted(
+        "password",
+        lambda: fd.call(login_service.login_with_password, body.user, body.password, body.remember_device, ctx),
+    )
+    return signed_in(response, result, fd.settings)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(C.CSRF_FAILED))
+@access(Access.OPEN)
+def logout(request: Request, fd: FD, ctx: Ctx) -> Response:
+    """End the cookie session (if any) and clear both cookies; 204 whatever the state."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        principal = fd.read(authenticate, token, is_api_key=False)
+        if principal is not None:
+            fd.call(end_current_session, principal, ctx)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_login_cookies(response, fd.settings)
+    return response
+
+
+@router.get(
+    "/session",
+    response_model=CurrentSessionResponse,
+    response_model_exclude_none=True,
+    responses=responses(C.AMBIGUOUS_CREDENTIALS),
+)
+@access(Access.OPEN)
+def current_session(principal: MaybeCaller) -> CurrentSessionResponse:
+    if principal is None:
+        return CurrentSessionResponse(logged_in=False)
+    return CurrentSessionResponse(
+        logged_in=True,
+        user_id=principal.user_id,
+        username=principal.username,
+        expiry=principal.expiry,
+        long_lived=principal.long_lived,
+        is_api_key=principal.is_api_key,
+    )
+
+
+@router.post(
+    "/login-link",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StatusResponse,
+    responses=responses(C.RATE_LIMITED),
+)
+@access(Access.OPEN)
+def request_login_link(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
+    """Email a one-time sign-in link if the user exists; the answer is the same either way."""
+    fd.call(login_service.request_login_link, body.user, ctx)
+    return StatusResponse(status="accepted")
+
+
+@router.post("/login-link/confirm", response_model=AuthResponse, responses=responses(C.INVALID_TOKEN))
+@access(Access.OPEN)
+def confirm_login_link(body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+    result = _counted(
+        "login_link", lambda: fd.call(login_service.consume_login_link, body.token, body.remember_device, ctx)
+    )
+    return signed_in(response, result, fd.settings)
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StatusResponse,
+    responses=responses(C.RATE_LIMITED),
+)
+@access(Access.OPEN)
+def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
+    """Email a reset link if the user exists; the answer is the same either way."""
+    fd.call(reset.request_password_reset, body.user, ctx)
+    return StatusResponse(status="accepted")
+
+
+@router.post(
+    "/password-reset/confirm",
+    response_model=AuthResponse,
+    responses=responses(C.INVALID_TOKEN, *PASSWORD_ERRORS),
+)
+@access(Access.OPEN)
+def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+    """New password; every cookie session and outstanding link ends; a new short-lived session starts."""
+    result = fd.call(reset.complete_password_reset, body.token, body.new_password, ctx)
+    return signed_in(response, result, fd.settings)
+
+
+def _counted(method: str, sign_in: Callable[[], AuthResult]) -> AuthResult:
+    """Run a sign-in and count its outcome for /metrics."""
+    try:
+        result = sign_in()
+    except FrontdeskError as exc:
+        LOGINS.labels(method, code_for(exc).value).inc()
+        raise
+    LOGINS.labels(method, "success").inc()
+    return result

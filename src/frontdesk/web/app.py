@@ -1,0 +1,62 @@
+"""`create_app(settings)`: the frontdesk server as an ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+
+from frontdesk.mail import MailWorker, start_worker
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.settings import Settings, load_settings
+from frontdesk.web import errors
+from frontdesk.web.api import account, admin, devmail, open, ops, proxy
+from frontdesk.web.credentials import RequestInfo
+from frontdesk.web.middleware import BodyLimitMiddleware, CsrfMiddleware, MetricsMiddleware
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, frontdesk: Frontdesk | None = None, send_mail: bool = True
+) -> FastAPI:
+    """Build the app. Without arguments it reads the environment (what `frontdesk serve` does).
+
+    On startup it starts the touch flusher and the mail sender; on shutdown it stops the sender
+    and writes every pending `last_seen`/`api_calls` update before the process exits.
+    """
+    settings = settings or (frontdesk.settings if frontdesk else load_settings())
+    fd = frontdesk or Frontdesk(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        fd.start()
+        worker: MailWorker | None = start_worker(settings, fd.factory) if send_mail else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            fd.close()
+
+    app = FastAPI(
+        title="frontdesk",
+        version=version("frontdesk"),
+        summary="Authentication and sessions for web apps.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.frontdesk = fd
+    app.state.request_info = RequestInfo(settings)
+    errors.install(app)
+    for module in (open, account, admin, proxy, ops, devmail):
+        app.include_router(module.router)
+    app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(MetricsMiddleware)
+    return app

@@ -1,0 +1,85 @@
+"""FastAPI dependencies: the Frontdesk instance, the request context, and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+
+from frontdesk.errors import Forbidden
+from frontdesk.service.context import Principal, RequestContext
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.service.sessions import authenticate
+from frontdesk.web.credentials import RequestInfo, read_credential
+from frontdesk.web.errors import Unauthenticated
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class Access(StrEnum):
+    """Who may call a route. Every route declares one; a test fails on any that doesn't."""
+
+    OPEN = "open"  # anyone
+    USER = "user"  # a valid session or API key
+    ADMIN = "admin"  # a superuser's session
+    PROXY = "proxy"  # reverse proxies asking "is this request signed in?"
+    OPS = "ops"  # health, metrics, documentation
+    DEV = "dev"  # development only; 404 in production
+
+
+ACCESS_ATTRIBUTE = "__frontdesk_access__"
+
+
+def access(level: Access) -> Callable[[F], F]:
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, ACCESS_ATTRIBUTE, level)
+        return endpoint
+
+    return mark
+
+
+def access_of(endpoint: object) -> Access | None:
+    return getattr(endpoint, ACCESS_ATTRIBUTE, None)
+
+
+def get_frontdesk(request: Request) -> Frontdesk:
+    fd: Frontdesk = request.app.state.frontdesk
+    return fd
+
+
+def get_context(request: Request) -> RequestContext:
+    info: RequestInfo = request.app.state.request_info
+    return info.context(request)
+
+
+def find_principal(fd: Frontdesk, request: Request) -> Principal | None:
+    """The caller's valid session, if any (AmbiguousCredentials when both kinds are sent)."""
+    credential = read_credential(request)
+    if credential is None or not credential.token:
+        return None
+    return fd.read(authenticate, credential.token, is_api_key=credential.is_api_key)
+
+
+def optional_principal(request: Request, fd: Annotated[Frontdesk, Depends(get_frontdesk)]) -> Principal | None:
+    return find_principal(fd, request)
+
+
+def require_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+def require_superuser(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None or not principal.is_superuser:
+        raise Forbidden("Only administrators can do this.")
+    return principal
+
+
+FD = Annotated[Frontdesk, Depends(get_frontdesk)]
+Ctx = Annotated[RequestContext, Depends(get_context)]
+MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
+Caller = Annotated[Principal, Depends(require_principal)]
+Admin = Annotated[Principal, Depends(require_superuser)]

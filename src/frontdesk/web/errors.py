@@ -1,0 +1,174 @@
+"""The one place that turns frontdesk errors into HTTP statuses and stable machine codes."""
+
+from __future__ import annotations
+
+import logging
+import math
+from enum import StrEnum
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from frontdesk import errors as e
+
+log = logging.getLogger(__name__)
+
+
+class ErrorCode(StrEnum):
+    INVALID_REQUEST = "invalid_request"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    INVALID_EMAIL = "invalid_email"
+    INVALID_USERNAME = "invalid_username"
+    PASSWORD_TOO_SHORT = "password_too_short"
+    PASSWORD_TOO_LONG = "password_too_long"
+    INSECURE_PASSWORD = "insecure_password"
+    USERNAME_TAKEN = "username_taken"
+    EMAIL_TAKEN = "email_taken"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    RATE_LIMITED = "rate_limited"
+    INVALID_TOKEN = "invalid_token"
+    UNAUTHENTICATED = "unauthenticated"
+    AMBIGUOUS_CREDENTIALS = "ambiguous_credentials"
+    FORBIDDEN = "forbidden"
+    CSRF_FAILED = "csrf_failed"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CANNOT_DELETE_CURRENT_SESSION = "cannot_delete_current_session"
+    MUST_CONFIRM = "must_confirm"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ErrorDetail(BaseModel):
+    code: ErrorCode
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response: `{"error": {"code": ..., "message": ...}}`."""
+
+    error: ErrorDetail
+
+
+class Unauthenticated(e.FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("Sign in first.")
+
+
+class AmbiguousCredentials(e.FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("Send a session cookie or an Authorization header, not both.")
+
+
+# Most specific first: the first class the error is an instance of decides.
+ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
+    (e.InvalidEmail, 400, ErrorCode.INVALID_EMAIL),
+    (e.InvalidUsername, 400, ErrorCode.INVALID_USERNAME),
+    (e.PasswordTooShort, 400, ErrorCode.PASSWORD_TOO_SHORT),
+    (e.PasswordTooLong, 400, ErrorCode.PASSWORD_TOO_LONG),
+    (e.InsecurePassword, 400, ErrorCode.INSECURE_PASSWORD),
+    (e.InvalidInput, 400, ErrorCode.INVALID_REQUEST),
+    (e.TokenInvalid, 400, ErrorCode.INVALID_TOKEN),
+    (e.CannotDeleteCurrentSession, 400, ErrorCode.CANNOT_DELETE_CURRENT_SESSION),
+    (e.MustConfirm, 400, ErrorCode.MUST_CONFIRM),
+    (e.InvalidCredentials, 401, ErrorCode.INVALID_CREDENTIALS),
+    (Unauthenticated, 401, ErrorCode.UNAUTHENTICATED),
+    (AmbiguousCredentials, 401, ErrorCode.AMBIGUOUS_CREDENTIALS),
+    (e.AccountSuspended, 403, ErrorCode.ACCOUNT_SUSPENDED),
+    (e.Forbidden, 403, ErrorCode.FORBIDDEN),
+    (e.NotFound, 404, ErrorCode.NOT_FOUND),
+    (e.UsernameTaken, 409, ErrorCode.USERNAME_TAKEN),
+    (e.EmailTaken, 409, ErrorCode.EMAIL_TAKEN),
+    (e.RateLimited, 429, ErrorCode.RATE_LIMITED),
+]
+
+STATUS_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.INVALID_REQUEST,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    422: ErrorCode.INVALID_REQUEST,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
+}
+
+
+def error_response(status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"code": code.value, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def code_for(exc: e.FrontdeskError) -> ErrorCode:
+    return next((code for kind, _, code in ERRORS if isinstance(exc, kind)), ErrorCode.INTERNAL_ERROR)
+
+
+def for_error(exc: e.FrontdeskError) -> JSONResponse:
+    for kind, status, code in ERRORS:
+        if isinstance(exc, kind):
+            headers = None
+            if isinstance(exc, e.RateLimited):
+                headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after.total_seconds())))}
+            return error_response(status, code, str(exc), headers)
+    log.error("error.unmapped", extra={"type": type(exc).__name__})
+    return error_response(500, ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(problems) or "The request is not valid."
+
+
+def install(app: FastAPI) -> None:
+    """Register handlers so every error, even an unexpected one, has the contract's shape."""
+
+    async def frontdesk_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, e.FrontdeskError)
+        return for_error(exc)
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(400, ErrorCode.INVALID_REQUEST, _validation_message(exc))
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 400 else "The request is not valid."
+        return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
+
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database.unavailable", extra={"type": type(exc).__name__})
+        return error_response(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The service is briefly unavailable.", {"Retry-After": "5"}
+        )
+
+    app.add_exception_handler(e.FrontdeskError, frontdesk_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(InterfaceError, database_unavailable)
+    app.add_exception_handler(PoolTimeout, database_unavailable)
+
+
+def responses(*codes: ErrorCode) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` for a route: each status it can answer with and the codes behind it."""
+    by_status: dict[int, list[str]] = {}
+    for code in (*codes, ErrorCode.INVALID_REQUEST):
+        status = next((s for _, s, c in ERRORS if c is code), None) or next(
+            (s for s, c in STATUS_CODES.items() if c is code), 400
+        )
+        by_status.setdefault(status, []).append(code.value)
+    by_status.setdefault(503, []).append(ErrorCode.SERVICE_UNAVAILABLE.value)
+    return {
+        status: {"model": ErrorBody, "description": "Error codes: " + ", ".join(sorted(set(names)))}
+        for status, names in sorted(by_status.items())
+    }

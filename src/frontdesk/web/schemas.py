@@ -1,0 +1,153 @@
+"""Request and response bodies. Strict: wrong types, unknown fields and NUL bytes are refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Password = Annotated[str, Field(max_length=4096), AfterValidator(_no_nul)]
+Login = Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
+Token = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_no_nul)]
+Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+class SignupRequest(Strict):
+    email: Annotated[str, Field(max_length=320), AfterValidator(_no_nul)]
+    username: Annotated[str, Field(max_length=64), AfterValidator(_no_nul)]
+    password: Password
+    name: Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]
+
+
+class TokenRequest(Strict):
+    token: Token
+
+
+class LoginRequest(Strict):
+    user: Login
+    password: Password
+    remember_device: bool = False
+
+
+class LoginLinkConfirmRequest(Strict):
+    token: Token
+    remember_device: bool = False
+
+
+class UserRequest(Strict):
+    user: Login
+
+
+class PasswordResetConfirmRequest(Strict):
+    token: Token
+    new_password: Password
+
+
+class ConfirmRequest(Strict):
+    confirm: bool = False
+
+
+class ChangePasswordRequest(Strict):
+    old_password: Password
+    new_password: Password
+
+
+class ApiKeyRequest(Strict):
+    password: Password
+    name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
+    expiry_days: Annotated[int, Field(ge=1, le=730)] = 365
+
+
+class AdminApiKeyRequest(Strict):
+    expiry_days: Annotated[int, Field(ge=1, le=730)] = 365
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+class StatusResponse(BaseModel):
+    status: str
+
+
+class SessionSummary(BaseModel):
+    id: int
+    expiry: Timestamp
+    long_lived: bool
+
+
+class AuthResponse(BaseModel):
+    user_id: int
+    username: str
+    session: SessionSummary
+
+
+class UsernameResponse(BaseModel):
+    username: str
+    valid: bool
+    available: bool
+
+
+class CurrentSessionResponse(BaseModel):
+    logged_in: bool
+    user_id: int | None = None
+    username: str | None = None
+    expiry: Timestamp | None = None
+    long_lived: bool | None = None
+    is_api_key: bool | None = None
+
+
+class SessionItem(BaseModel):
+    id: int
+    name: str | None
+    created: Timestamp
+    expiry: Timestamp
+    last_seen: Timestamp
+    api_calls: int
+    long_lived: bool
+    is_api_key: bool
+    is_current: bool
+    ip_address: str | None
+    user_agent: str | None
+    browser: str
+    operating_system: str
+    device: str
+    approximate_location: str
+
+
+class SessionListResponse(BaseModel):
+    sessions: list[SessionItem]
+    next_page_token: str | None
+
+
+class RevokedResponse(BaseModel):
+    revoked: int
+
+
+class ApiKeyResponse(BaseModel):
+    id: int
+    token: str
+    expiry: Timestamp
+
+
+class HealthResponse(BaseModel):
+    status: str
