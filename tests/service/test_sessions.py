@@ -144,9 +144,9 @@ def test_list_sessions_pages_most_recent_first(fd: Frontdesk, clock: FrozenClock
     me = auth(fd, issued[0].token)
     assert me is not None
     fd.flush_touches()
-    first = fd.read(list_sessions, me, 3, None)
+    first = fd.read(list_sessions, me.user_id, 3, None, current_session_id=me.session_id)
     assert len(first.sessions) == 3 and first.next_page_token
-    second = fd.read(list_sessions, me, 3, first.next_page_token)
+    second = fd.read(list_sessions, me.user_id, 3, first.next_page_token, current_session_id=me.session_id)
     assert len(second.sessions) == 2 and second.next_page_token is None
     seen = [s.last_seen for s in first.sessions + second.sessions]
     assert seen == sorted(seen, reverse=True)
@@ -160,7 +160,7 @@ def test_bad_page_token_is_invalid_input(fd: Frontdesk, token: str) -> None:
     me = auth(fd, make_session(fd, make_user(fd)).token)
     assert me is not None
     with pytest.raises(InvalidInput):
-        fd.read(list_sessions, me, 3, token)
+        fd.read(list_sessions, me.user_id, 3, token)
 
 
 @pytest.mark.parametrize("size", [0, -1, 101])
@@ -168,7 +168,7 @@ def test_bad_page_size_is_invalid_input(fd: Frontdesk, size: int) -> None:
     me = auth(fd, make_session(fd, make_user(fd)).token)
     assert me is not None
     with pytest.raises(InvalidInput):
-        fd.read(list_sessions, me, size, None)
+        fd.read(list_sessions, me.user_id, size, None)
 
 
 def test_sessions_list_describes_devices(fd: Frontdesk) -> None:
@@ -191,7 +191,7 @@ def test_sessions_list_describes_devices(fd: Frontdesk) -> None:
     sessions = [make_session(fd, user, ctx=RequestContext("81.2.69.142", ua)) for ua in agents]
     me = auth(fd, sessions[0].token)
     assert me is not None
-    page = fd.read(list_sessions, me, 10, None)
+    page = fd.read(list_sessions, me.user_id, 10, None)
     found = {s.user_agent: (s.browser, s.operating_system, s.device) for s in page.sessions}
     assert found == agents
     assert {s.approximate_location for s in page.sessions} == {"United Kingdom"}
