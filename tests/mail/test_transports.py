@@ -185,6 +185,23 @@ def test_reconnects_when_the_server_dropped_the_connection(smtp_server: SmtpServ
     assert len(smtp_server.messages()) == 2
 
 
+def test_non_ascii_address_travels_with_smtputf8(smtp_server: SmtpServer) -> None:
+    transport = SmtpTransport(smtp_server.url())
+    transport.send(message(to="zoë@exämple.com"))
+    transport.close()
+    assert [r.rcpt_tos for r in smtp_server.collector.received] == [["zoë@exämple.com"]]
+
+
+def test_non_ascii_address_without_smtputf8_is_permanent(smtp_down: SmtpServer) -> None:
+    smtp_down.start(enable_SMTPUTF8=False)
+    transport = SmtpTransport(smtp_down.url())
+    with pytest.raises(PermanentDeliveryError, match="SMTPUTF8"):
+        transport.send(message(to="zoë@exämple.com"))
+    transport.send(message(to="ann@example.com"))
+    transport.close()
+    assert len(smtp_down.messages()) == 1
+
+
 def test_invalid_recipient_is_permanent_before_any_connection() -> None:
     with pytest.raises(PermanentDeliveryError, match="invalid recipient"):
         message(to="not an address")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import MessageError
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
@@ -57,12 +56,13 @@ def build_message(email: Outgoing, settings: Settings, now: datetime) -> EmailMe
     return message
 
 
-def _recipient(to: str) -> Address:
-    name, addr = parseaddr(to)
+def _recipient(to: str) -> str:
+    """The bare address (a plain string, so non-ASCII addresses can travel with SMTPUTF8)."""
+    addr = parseaddr(to)[1]
     local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain or any(ch.isspace() for ch in addr):
+    if not at or not local or not domain or any(ch.isspace() or ch in "<>,;" for ch in addr):
         raise PermanentDeliveryError("invalid recipient address")
-    return Address(display_name=name, addr_spec=addr)
+    return addr
 
 
 def _domain(address: str) -> str:

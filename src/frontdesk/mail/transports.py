@@ -144,6 +144,9 @@ class SmtpTransport:
         except smtplib.SMTPSenderRefused as exc:
             self.close()  # a refused sender is our configuration, not this message
             raise TransportUnavailable(f"sender refused: {_reply(exc.smtp_code, exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError:
+            self.close()  # e.g. a non-ASCII address and a server without SMTPUTF8
+            raise PermanentDeliveryError("the server cannot carry this address (no SMTPUTF8)") from None
         except (smtplib.SMTPDataError, smtplib.SMTPResponseException) as exc:
             self.close()
             raise _by_code(exc.smtp_code, exc.smtp_error, "message refused") from None

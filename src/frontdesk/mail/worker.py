@@ -6,7 +6,7 @@ downstream can tell). Everything else is exactly once.
 
 Retry schedule for temporary failures (see `RetryPolicy`): 30 s after the 1st failed attempt,
 then 1, 2, 4, 8, 16, 32 min, then every hour, each ±20 % (jitter spreads a backlog out), and
-given up ("failed", with the reason) after the 10th attempt, about 3 h 10 min after the first.
+given up ("failed", with the reason) after the 10th attempt, about 3 h after the first.
 Permanent failures (5xx for the recipient or message, unusable address) fail at once.
 """
 
@@ -245,7 +245,7 @@ class MailWorker:
             except Exception:
                 failures += 1
                 log.exception("mail.tick_failed", extra={"failures": failures})
-                self._pause(min(self._poll * 2**failures, 30.0))
+                self._pause(min(self._poll * 2 ** min(failures, 10), 30.0))
                 continue
             failures = 0
             self.totals += report
