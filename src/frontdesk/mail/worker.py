@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,14 +77,89 @@ class DeliveryReport:
         return (self.claimed, self.sent, self.retried, self.failed, self.released, self.lost)
 
 
-@dataclass(slots=True)
-class _Tally:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    released: int = 0
-    lost: int = 0
-    errors: list[str] = field(default_factory=list)
+# Outcomes are written together at most this often (and at the end of each batch): far fewer
+# commits under a backlog, while a crash re-sends at most this much of a batch.
+RECORD_EVERY = 0.5  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    email: Outgoing
+    status: str  # "sent", "retried", "failed" or "released"
+    at: datetime  # sent at / due again at / released at
+    error: str = ""
+    blank: tuple[str, str] | None = None
+
+
+class _Tick:
+    """One tick's bookkeeping: decides each email's outcome and writes outcomes in groups."""
+
+    def __init__(self, factory: sessionmaker[Session], clock: Clock, policy: RetryPolicy, rng: random.Random) -> None:
+        self.factory, self.clock, self.policy, self.rng = factory, clock, policy, rng
+        self.outcomes: list[_Outcome] = []
+        self.counts = dict.fromkeys(("sent", "retried", "failed", "released", "lost"), 0)
+        self._flushed_at = time.monotonic()
+
+    def sent(self, email: Outgoing, *, delivers: bool) -> None:
+        now = self.clock.now()
+        blank = delivered_note(now) if delivers and email.kind in SECRET_KINDS else None
+        self.outcomes.append(_Outcome(email, "sent", now, blank=blank))
+        log.info("mail.sent", extra={"email_id": email.id, "kind": email.kind, "attempts": email.attempts})
+
+    def retry(self, email: Outgoing, exc: TemporaryDeliveryError) -> None:
+        if email.attempts >= self.policy.max_attempts:
+            self.fail(email, f"gave up after {email.attempts} attempts: {exc.reason}")
+            return
+        at = self.clock.now() + self.policy.delay(email.attempts, self.rng)
+        self.outcomes.append(_Outcome(email, "retried", at, error=exc.reason))
+        log.warning(
+            "mail.retry",
+            extra={
+                "email_id": email.id,
+                "kind": email.kind,
+                "attempts": email.attempts,
+                "retry_at": at.isoformat(),
+                "reason": redact(exc.reason),
+            },
+        )
+
+    def fail(self, email: Outgoing, reason: str) -> None:
+        blank = failed_note() if email.kind in SECRET_KINDS else None
+        self.outcomes.append(_Outcome(email, "failed", self.clock.now(), error=reason, blank=blank))
+        log.error(
+            "mail.failed",
+            extra={"email_id": email.id, "kind": email.kind, "attempts": email.attempts, "reason": redact(reason)},
+        )
+
+    def release(self, email: Outgoing) -> None:
+        self.outcomes.append(_Outcome(email, "released", self.clock.now()))
+
+    def maybe_flush(self) -> None:
+        if time.monotonic() - self._flushed_at >= RECORD_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the outcomes so far in one transaction (each fenced by its attempt count)."""
+        if self.outcomes:
+            with transaction(self.factory) as db:
+                for outcome in self.outcomes:
+                    status = outcome.status if _apply(db, outcome) else "lost"
+                    self.counts[status] += 1
+                    if status == "lost":
+                        log.warning("mail.lease_lost", extra={"email_id": outcome.email.id})
+            self.outcomes.clear()
+        self._flushed_at = time.monotonic()
+
+
+def _apply(db: Session, o: _Outcome) -> bool:
+    e = o.email
+    if o.status == "sent":
+        return outbox.mark_sent(db, e.id, e.attempts, o.at, blank=o.blank)
+    if o.status == "retried":
+        return outbox.mark_retry(db, e.id, e.attempts, at=o.at, error=o.error)
+    if o.status == "failed":
+        return outbox.mark_failed(db, e.id, e.attempts, error=o.error, blank=o.blank)
+    return outbox.release(db, e.id, e.attempts, o.at)
 
 
 def deliver_pending(
@@ -99,107 +174,46 @@ def deliver_pending(
     rng: random.Random | None = None,
 ) -> DeliveryReport:
     """One tick: claim up to `batch` due emails and try each once. Never raises a delivery error."""
-    policy = policy or RetryPolicy()
-    rng = rng or random.Random()  # jitter, not a secret
     with transaction(factory) as db:
         claimed = [Outgoing.of(row) for row in outbox.claim_due(db, clock.now(), limit=batch, lease=lease)]
     if not claimed:
         return DeliveryReport()
-    tally = _Tally()
+    tick = _Tick(factory, clock, policy or RetryPolicy(), rng or random.Random())  # jitter, not a secret
     budget = time.monotonic() + lease.total_seconds() / 2
     unavailable: TransportUnavailable | None = None
     try:
         for email in claimed:
             if unavailable is not None:
-                _retry(factory, clock, email, unavailable, policy, rng, tally)
+                tick.retry(email, unavailable)
             elif time.monotonic() > budget:
-                with transaction(factory) as db:
-                    _count(tally, "released", outbox.release(db, email.id, email.attempts, clock.now()))
+                tick.release(email)
             else:
-                unavailable = _send_one(factory, transport, clock, settings, email, policy, rng, tally)
+                unavailable = _send_one(transport, settings, email, tick)
+            tick.maybe_flush()
     finally:
         transport.close()
-    return DeliveryReport(len(claimed), tally.sent, tally.retried, tally.failed, tally.released, tally.lost)
+        tick.flush()
+    c = tick.counts
+    return DeliveryReport(len(claimed), c["sent"], c["retried"], c["failed"], c["released"], c["lost"])
 
 
-def _send_one(
-    factory: sessionmaker[Session],
-    transport: Transport,
-    clock: Clock,
-    settings: Settings,
-    email: Outgoing,
-    policy: RetryPolicy,
-    rng: random.Random,
-    tally: _Tally,
-) -> TransportUnavailable | None:
-    """Send one email and record the outcome; returns the error if the server is unusable."""
+def _send_one(transport: Transport, settings: Settings, email: Outgoing, tick: _Tick) -> TransportUnavailable | None:
+    """Send one email and note the outcome; returns the error if the server is unusable."""
     try:
-        transport.send(build_message(email, settings, clock.now()))
+        transport.send(build_message(email, settings, tick.clock.now()))
     except PermanentDeliveryError as exc:
-        _fail(factory, email, exc.reason, tally)
+        tick.fail(email, exc.reason)
     except TransportUnavailable as exc:
-        _retry(factory, clock, email, exc, policy, rng, tally)
+        tick.retry(email, exc)
         return exc
     except TemporaryDeliveryError as exc:
-        _retry(factory, clock, email, exc, policy, rng, tally)
+        tick.retry(email, exc)
     except Exception as exc:  # a bug must not stop the worker; the row retries, then fails
         log.exception("mail.send_crashed", extra={"email_id": email.id, "kind": email.kind})
-        _retry(
-            factory, clock, email, TemporaryDeliveryError(f"internal error: {type(exc).__name__}"), policy, rng, tally
-        )
+        tick.retry(email, TemporaryDeliveryError(f"internal error: {type(exc).__name__}"))
     else:
-        now = clock.now()
-        blank = delivered_note(now) if transport.delivers and email.kind in SECRET_KINDS else None
-        with transaction(factory) as db:
-            recorded = outbox.mark_sent(db, email.id, email.attempts, now, blank=blank)
-        _count(tally, "sent", recorded)
-        log.info("mail.sent", extra={"email_id": email.id, "kind": email.kind, "attempts": email.attempts})
+        tick.sent(email, delivers=transport.delivers)
     return None
-
-
-def _retry(
-    factory: sessionmaker[Session],
-    clock: Clock,
-    email: Outgoing,
-    exc: TemporaryDeliveryError,
-    policy: RetryPolicy,
-    rng: random.Random,
-    tally: _Tally,
-) -> None:
-    if email.attempts >= policy.max_attempts:
-        _fail(factory, email, f"gave up after {email.attempts} attempts: {exc.reason}", tally)
-        return
-    at: datetime = clock.now() + policy.delay(email.attempts, rng)
-    with transaction(factory) as db:
-        _count(tally, "retried", outbox.mark_retry(db, email.id, email.attempts, at=at, error=exc.reason))
-    log.warning(
-        "mail.retry",
-        extra={
-            "email_id": email.id,
-            "kind": email.kind,
-            "attempts": email.attempts,
-            "retry_at": at.isoformat(),
-            "reason": redact(exc.reason),
-        },
-    )
-
-
-def _fail(factory: sessionmaker[Session], email: Outgoing, reason: str, tally: _Tally) -> None:
-    blank = failed_note() if email.kind in SECRET_KINDS else None
-    with transaction(factory) as db:
-        _count(tally, "failed", outbox.mark_failed(db, email.id, email.attempts, error=reason, blank=blank))
-    log.error(
-        "mail.failed",
-        extra={"email_id": email.id, "kind": email.kind, "attempts": email.attempts, "reason": redact(reason)},
-    )
-
-
-def _count(tally: _Tally, outcome: str, recorded: bool) -> None:
-    if recorded:
-        setattr(tally, outcome, getattr(tally, outcome) + 1)
-    else:
-        tally.lost += 1
-        log.warning("mail.lease_lost", extra={"outcome": outcome})
 
 
 class MailWorker:
