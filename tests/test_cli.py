@@ -1,0 +1,145 @@
+"""The `frontdesk` command, run as a user would (a real process per call)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from frontdesk.clock import SystemClock
+from frontdesk.models import UserSession
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.service.sessions import authenticate
+from frontdesk.settings import Settings
+from tests.conftest import FAST_ARGON2
+from tests.factories import make_session, make_user
+
+COMMANDS = [
+    "migrate",
+    "serve",
+    "create-user",
+    "create-api-key",
+    "sessions",
+    "revoke",
+    "ban",
+    "unban",
+    "cleanup",
+    "mail-worker",
+    "mail-status",
+]
+
+
+@pytest.fixture
+def clock() -> SystemClock:
+    """The CLI runs on the system clock, so the test's own calls do too."""
+    return SystemClock()
+
+
+def run(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    env["FRONTDESK_DATABASE_URL"] = settings.database_url
+    env.update({f"FRONTDESK_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()})
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "frontdesk.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_every_command_has_help() -> None:
+    for command in COMMANDS:
+        result = subprocess.run(
+            [sys.executable, "-m", "frontdesk.cli", command, "--help"], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Usage" in result.stdout
+
+
+def test_create_user_prompts_for_password(settings: Settings, fd: Frontdesk) -> None:
+    result = run(settings, "migrate")
+    assert result.returncode == 0, result.stderr
+    password = "a long enough secret"
+    result = run(
+        settings,
+        "create-user",
+        "root_admin",
+        "--email",
+        "admin@example.com",
+        "--name",
+        "Admin",
+        "--superuser",
+        stdin=f"{password}\n{password}\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "as superuser" in result.stdout
+    assert password not in result.stdout + result.stderr
+    from frontdesk.service.context import NO_CONTEXT
+    from frontdesk.service.login import login_with_password
+
+    assert fd.call(login_with_password, "root_admin", password, False, NO_CONTEXT).user.is_superuser
+
+
+def test_create_user_refuses_a_weak_password(settings: Settings) -> None:
+    result = run(
+        settings, "create-user", "weak", "--email", "w@example.com", "--name", "W", stdin="password\npassword\n"
+    )
+    assert result.returncode == 1
+    assert "common" in result.stderr
+
+
+def test_api_key_sessions_revoke_ban(settings: Settings, fd: Frontdesk) -> None:
+    user = make_user(fd, username="cliuser")
+    result = run(settings, "create-api-key", "cliuser", "--days", "7", "--name", "deploy")
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    assert key.startswith("fdk_")
+    principal = fd.read(authenticate, key, is_api_key=True)
+    assert principal is not None and principal.user_id == user.id
+
+    listing = run(settings, "sessions", "cliuser")
+    assert listing.returncode == 0 and "deploy" in listing.stdout and str(principal.session_id) in listing.stdout
+
+    assert run(settings, "ban", "cliuser").returncode == 0
+    assert fd.read(authenticate, key, is_api_key=True) is None
+    assert run(settings, "unban", "CLIUSER").returncode == 0
+    assert fd.read(authenticate, key, is_api_key=True) is not None
+
+    assert run(settings, "revoke", str(principal.session_id)).returncode == 0
+    assert fd.read(authenticate, key, is_api_key=True) is None
+    missing = run(settings, "revoke", "999999999")
+    assert missing.returncode == 1 and "No such session" in missing.stderr
+
+
+def test_unknown_user_is_a_clear_error(settings: Settings) -> None:
+    result = run(settings, "ban", "nobody_here")
+    assert result.returncode == 1 and "No such user" in result.stderr
+
+
+@pytest.mark.parametrize("batch", ["100", "10000"])
+def test_cleanup_deletes_only_long_dead_sessions(settings: Settings, fd: Frontdesk, batch: str) -> None:
+    user = make_user(fd)
+    live_long = make_session(fd, user, long_lived=True)
+    dead = [make_session(fd, user, long_lived=False) for _ in range(3)]  # will die of idleness
+    expired = make_session(fd, user, long_lived=True, ttl=timedelta(days=1))
+    # the CLI runs on the real clock: move the test data into the past instead of the clock forward
+    with fd.factory.begin() as db:
+        for s in db.query(UserSession):
+            shift = timedelta(days=100)
+            s.created -= shift
+            s.last_seen -= shift
+            s.expiry -= shift if s.id != live_long.session.id else timedelta(0)
+    result = run(settings, "cleanup", "--older-than", "30", "--batch-size", batch)
+    assert result.returncode == 0, result.stderr
+    assert "deleted 4 sessions" in result.stdout
+    with fd.factory() as db:
+        remaining = {s.id for s in db.query(UserSession)}
+    assert remaining == {live_long.session.id}
+    assert expired.session.id not in remaining and all(d.session.id not in remaining for d in dead)
+
+
+def test_mail_status(settings: Settings) -> None:
+    result = run(settings, "mail-status")
+    assert result.returncode == 0, result.stderr
+    assert "pending" in result.stdout
