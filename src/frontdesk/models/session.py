@@ -62,11 +62,21 @@ class UserSession(Base, kw_only=True):
     @is_valid_at.inplace.expression  # type: ignore[attr-defined,untyped-decorator]  # mypy sees the dataclass field, not the hybrid
     @classmethod
     def _is_valid_at_sql(cls, now: datetime, idle_ttl: timedelta) -> ColumnElement[bool]:
-        # `now - last_seen < idle` is written `last_seen > now - idle`, with the cutoff computed in
-        # Python, so both databases compare plain timestamps and agree with the instance form.
+        return cls.valid_where(now, now - idle_ttl)
+
+    @classmethod
+    def valid_where(
+        cls, now: datetime | ColumnElement[datetime], idle_cutoff: datetime | ColumnElement[datetime]
+    ) -> ColumnElement[bool]:
+        """The validity rule in SQL, for values or bind parameters.
+
+        `now - last_seen < idle` is written `last_seen > idle_cutoff` with `idle_cutoff = now - idle`
+        computed in Python, so both databases compare plain timestamps and agree with the instance
+        form. Taking bind parameters lets the hot path prepare the statement once.
+        """
         return (
             (cls.created <= now)
             & (cls.expiry >= now)
             & cls.deleted.is_(None)
-            & (cls.long_lived | (cls.last_seen > now - idle_ttl))
+            & (cls.long_lived | (cls.last_seen > idle_cutoff))
         )

@@ -30,10 +30,14 @@ def add(db: Session, session: UserSession) -> UserSession:
 PrincipalRow = Row[int, int, str, datetime, bool, bool]
 
 
-def principal_query(
-    is_api_key: bool, now: datetime, idle_ttl: timedelta
-) -> Select[int, int, str, datetime, bool, bool]:
-    """The one-round-trip check: a valid session of a user who may sign in, by token hash."""
+def principal_query() -> Select[int, int, str, datetime, bool, bool]:
+    """The one-round-trip check: a valid session of the presented kind, of a user who may sign in.
+
+    Parameters: `token_hash`, `is_api_key`, `now`, `idle_cutoff` (= now - idle TTL). Built once and
+    shared by the ORM path and the prepared asyncpg fast path, so both enforce one rule.
+    """
+    now = bindparam("now", type_=UserSession.created.type)
+    idle_cutoff = bindparam("idle_cutoff", type_=UserSession.created.type)
     return (
         select(
             UserSession.id,
@@ -45,20 +49,26 @@ def principal_query(
         )
         .join(User, User.id == UserSession.user_id)
         .where(
-            UserSession.token_hash == bindparam("token_hash"),
-            UserSession.is_api_key.is_(is_api_key),
-            UserSession.is_valid_at(now, idle_ttl),
+            UserSession.token_hash == bindparam("token_hash", type_=UserSession.token_hash.type),
+            UserSession.is_api_key == bindparam("is_api_key", type_=UserSession.is_api_key.type),
+            UserSession.valid_where(now, idle_cutoff),
             User.is_banned.is_(False),
             User.is_deleted.is_(False),
         )
     )
 
 
+PRINCIPAL_QUERY = principal_query()
+
+
+def principal_params(token_hash: bytes, is_api_key: bool, now: datetime, idle_ttl: timedelta) -> dict[str, object]:
+    return {"token_hash": token_hash, "is_api_key": is_api_key, "now": now, "idle_cutoff": now - idle_ttl}
+
+
 def find_principal(
     db: Session, token_hash: bytes, is_api_key: bool, now: datetime, idle_ttl: timedelta
 ) -> PrincipalRow | None:
-    stmt = principal_query(is_api_key, now, idle_ttl)
-    return db.execute(stmt, {"token_hash": token_hash}).first()
+    return db.execute(PRINCIPAL_QUERY, principal_params(token_hash, is_api_key, now, idle_ttl)).first()
 
 
 def get_valid(db: Session, user_id: int, session_id: int, now: datetime, idle_ttl: timedelta) -> UserSession | None:
