@@ -1,0 +1,68 @@
+"""pgbench with the verify statement itself: how fast PostgreSQL alone answers what /v1/verify asks."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.sql import TOUCH_SQL, VERIFY_SQL
+
+# pgbench draws a random n and the statement looks its hash up in `bench_tokens` (seeded): one
+# primary-key probe of a small cached table on top of what frontdesk's query does.
+HASH_LOOKUP = "(SELECT token_hash FROM bench_tokens WHERE n = :n)"
+
+
+def scripts(workdir: Path, tokens: int, touch_max_id: int) -> dict[str, Path]:
+    verify = f"\\set n random(1, {tokens})\n{VERIFY_SQL.format(token_hash=HASH_LOOKUP)};\n"
+    touch = f"\\set id random(1, {touch_max_id})\n{TOUCH_SQL.format(session_id=':id')};\n"
+    texts = {"verify": verify, "touch": touch}
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, text in texts.items():
+        path = workdir / f"pgbench-{name}.sql"
+        path.write_text(text)
+        paths[name] = path
+    return paths
+
+
+def connection_args(database_url: str) -> list[str]:
+    url = urlsplit(database_url)
+    args = ["-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432)]
+    if url.username:
+        args += ["-U", url.username]
+    return [*args, url.path.lstrip("/")]
+
+
+def run(
+    database_url: str, script: Path, *, clients: int = 8, threads: int = 2, seconds: int = 15
+) -> dict[str, float | int | str]:
+    """One bounded pgbench run (-T) with prepared statements; tps and mean latency."""
+    exe = shutil.which("pgbench")
+    if exe is None:
+        return {"error": "pgbench not installed (apt-get install postgresql-client)"}
+    argv = [
+        exe, "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads), "-T", str(seconds),
+        "-f", str(script), *connection_args(database_url),
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    out = done.stdout
+    if done.returncode != 0:
+        return {"error": (done.stderr or out).strip()[-400:]}
+
+    def number(pattern: str) -> float:
+        m = re.search(pattern, out)
+        return float(m.group(1)) if m else float("nan")
+
+    return {
+        "clients": clients,
+        "threads": threads,
+        "seconds": seconds,
+        "transactions": int(number(r"number of transactions actually processed: (\d+)")),
+        "failed": int(number(r"number of failed transactions: (\d+)")) if "failed transactions" in out else 0,
+        "tps": round(number(r"tps = ([\d.]+) \(without initial connection time\)"), 1),
+        "latency_avg_ms": number(r"latency average = ([\d.]+) ms"),
+        "command": " ".join(argv[1:]),
+    }
