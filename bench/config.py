@@ -26,6 +26,7 @@ class BenchConfig:
     soak_max_s: int
     token_sample: int
     quiet_wait_s: int
+    repeat: int  # attempts per measured run; the quietest one counts
     database_url: str
     results_dir: Path
     skip: frozenset[str]
@@ -67,13 +68,14 @@ def parse(argv: list[str] | None = None) -> BenchConfig:
     p.add_argument("--ten-million", action="store_true", help="also run with 10,000,000 sessions (slow)")
     p.add_argument("--workers", type=_ints, help="server worker processes (default 1,2; quick 1)")
     p.add_argument("--connections", type=int, default=32, help="load connections per worker (default 32)")
-    p.add_argument("--login-connections", type=int, default=8, help="login load connections per worker")
+    p.add_argument("--login-connections", type=int, default=4, help="login load connections per worker (default 4)")
     p.add_argument("--pgbench-seconds", type=int, help="seconds of each pgbench run (default 15, quick 5)")
     p.add_argument("--argon2-seconds", type=int, help="seconds of each raw Argon2id run (default 10, quick 4)")
     p.add_argument("--soak-requests", type=int, help="verifies before the memory reading (default 1000000)")
     p.add_argument("--soak-max-seconds", type=int, help="time bound of the soak (default 900, quick 30)")
     p.add_argument("--token-sample", type=int, default=20_000, help="distinct tokens the load cycles through")
     p.add_argument("--quiet-wait", type=int, help="max seconds to wait for a quiet machine before each run")
+    p.add_argument("--repeat", type=int, default=1, help="attempts per load run; the quietest counts (default 1)")
     p.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="dropped and recreated; must contain 'bench'")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument("--skip", default="", help=f"comma-separated parts to skip: {','.join(PARTS)}")
@@ -99,6 +101,7 @@ def parse(argv: list[str] | None = None) -> BenchConfig:
         soak_max_s=a.soak_max_seconds or (30 if quick else 900),
         token_sample=a.token_sample,
         quiet_wait_s=a.quiet_wait if a.quiet_wait is not None else (5 if quick else 60),
+        repeat=max(1, a.repeat),
         database_url=a.database_url,
         results_dir=a.results_dir,
         skip=skip,

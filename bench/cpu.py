@@ -34,15 +34,30 @@ def _proc_jiffies(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+_DATABASE = {"name": "frontdesk_bench"}
+
+
+def set_database(name: str) -> None:
+    """Backends of this database are the benchmark's; other databases' backends are foreign."""
+    _DATABASE["name"] = name
+
+
 def _postgres_pids() -> list[int]:
+    """PostgreSQL's own processes and the backends of the benchmark's database."""
     pids = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                if Path(entry.path, "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
+                if Path(entry.path, "comm").read_text().strip() != "postgres":
+                    continue
+                title = Path(entry.path, "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
+            # a backend's title is "postgres: 15/main: <user> <database> <client> <state>"
+            parts = title.replace("\0", " ").split()
+            is_backend = len(parts) >= 5 and ("(" in parts[4] or parts[4] == "[local]")
+            if not is_backend or parts[3] == _DATABASE["name"]:
+                pids.append(int(entry.name))
     return pids
 
 

@@ -52,7 +52,15 @@ class Stats:
 
 
 async def connection(
-    n: int, host: str, port: int, reqs: list[bytes], expect: list[int], stats: Stats, deadline: float, budget: list[int]
+    n: int,
+    host: str,
+    port: int,
+    reqs: list[bytes],
+    expect: list[int],
+    stats: Stats,
+    deadline: float,
+    budget: list[int],
+    timeout: float,
 ) -> None:
     try:
         reader, writer = await asyncio.open_connection(host, port)
@@ -67,7 +75,7 @@ async def connection(
             t0 = time.perf_counter()
             writer.write(reqs[i])
             stats.sent[200 if expect[i] == 200 else 401] += 1
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=timeout)
             length = 0
             for line in head.split(b"\r\n")[1:]:
                 if line[:15].lower() == b"content-length:":
@@ -104,7 +112,7 @@ async def main(args: argparse.Namespace) -> None:
     budget = [args.max_requests]
     await asyncio.gather(
         *(
-            connection(n, host, port, reqs, expect, stats, start + args.duration, budget)
+            connection(n, host, port, reqs, expect, stats, start + args.duration, budget, args.timeout)
             for n in range(args.connections)
         )
     )
@@ -143,6 +151,7 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--max-requests", type=int, default=5_000_000)
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds before a response counts as lost")
     parsed = parser.parse_args()
     try:
         import uvloop

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bench import argon, pgbench, targets
 from bench.config import BenchConfig
-from bench.cpu import wait_until_quiet
+from bench.cpu import set_database, wait_until_quiet
 from bench.load import LoadResult, LoadSpec, measure_together
 from bench.seed import BENCH_PASSWORD, SeedPlan, SeedResult, seed, vacuum_analyze
 from bench.server import ServerFailed, ServerProcess, free_port
@@ -106,13 +106,24 @@ class Bench:
         if warmup and self.cfg.warmup_s > 0:
             warm = [replace(s, duration_s=self.cfg.warmup_s) for s in specs]
             measure_together(warm, self.wrk, targets.REPO, server.pid)
-        before = wait_until_quiet(self.cfg.quiet_wait_s)
-        results = measure_together(specs, self.wrk, targets.REPO, server.pid)
-        for r in results:
-            r.cpu["foreign_share_before"] = round(before, 3)
-            if r.cpu.get("foreign_share", 0) > 0.15:
-                self.note(f"noisy run: other processes used {r.cpu['foreign_share']:.0%} of the CPUs")
-        return results
+        attempts: list[list[LoadResult]] = []
+        for _ in range(self.cfg.repeat):
+            before = wait_until_quiet(self.cfg.quiet_wait_s)
+            results = measure_together(specs, self.wrk, targets.REPO, server.pid)
+            for r in results:
+                r.cpu["foreign_share_before"] = round(before, 3)
+            attempts.append(results)
+        best = min(attempts, key=lambda rs: rs[0].cpu.get("foreign_share", 0.0))
+        if self.cfg.repeat > 1:
+            for i, r in enumerate(best):
+                r.attempts = [
+                    {"rps": a[i].rps, "p99_ms": a[i].latency_ms["p99"], "foreign_share": a[i].cpu.get("foreign_share")}
+                    for a in attempts
+                ]
+        share = best[0].cpu.get("foreign_share", 0.0)
+        if share > 0.15:
+            self.note(f"noisy run: other processes used {share:.0%} of the CPUs while {specs[0].url} was measured")
+        return best
 
     def brief(self, r: LoadResult) -> str:
         bad = "" if r.unexpected_status in (None, 0) else f", {r.unexpected_status} unexpected status"
@@ -123,6 +134,7 @@ class Bench:
     # -- phases -------------------------------------------------------------------------------
 
     def environment(self) -> None:
+        set_database(self.cfg.database_url.rsplit("/", 1)[1].split("?", 1)[0])
         env: Doc = {
             "cpu_model": cpu_model(),
             "cpus": os.cpu_count(),
