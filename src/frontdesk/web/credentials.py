@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, cookie_parser
 
 from frontdesk.service.context import RequestContext
 from frontdesk.settings import Settings
@@ -43,6 +43,10 @@ def read_credential(conn: HTTPConnection) -> Credential | None:
     header = conn.headers.get("authorization")
     if cookie is not None and header is not None:
         raise AmbiguousCredentials()
+    if cookie is not None and _has_two_session_cookies(conn.headers.get("cookie", "")):
+        # Two different session cookies (one planted for a parent domain or a narrower path:
+        # "cookie tossing"): refuse rather than guess which one the user meant.
+        raise AmbiguousCredentials()
     if header is not None:
         scheme, _, token = header.partition(" ")
         token = token.strip()
@@ -52,6 +56,15 @@ def read_credential(conn: HTTPConnection) -> Credential | None:
     if cookie:
         return Credential(cookie if len(cookie) <= MAX_TOKEN_LENGTH else "", "cookie")
     return None
+
+
+def _has_two_session_cookies(header: str) -> bool:
+    if header.count(SESSION_COOKIE) < 2:  # the common case costs one scan
+        return False
+    values: set[str] = set()
+    for chunk in header.split(";"):
+        values.update(v for k, v in cookie_parser(chunk).items() if k == SESSION_COOKIE)
+    return len(values) > 1
 
 
 class ClientAddress:
