@@ -42,7 +42,7 @@ def list_sessions(
 
 
 @router.delete(
-    "/sessions/{session_id}",
+    "/sessions/{session_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(*AUTH, C.NOT_FOUND, C.CANNOT_DELETE_CURRENT_SESSION, C.CSRF_FAILED),
 )
