@@ -488,3 +488,19 @@ def test_corpus_server_logged_no_error(target: Target, tmp_path: Path) -> None:
     log = target.server.log()
     assert "Traceback" not in log, log[-4000:]
     assert "Exception in ASGI application" not in log
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_wrong_methods_get_405_naming_the_documented_ones(target: Target) -> None:
+    """Every path, asked with a method it does not have, answers 405 `method_not_allowed` and its
+    Allow header lists exactly the methods `/openapi.json` documents for that path."""
+    with target.client(headers=target.alice.cookie_header()) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+        for template, operations in paths.items():
+            path = template.replace("{session_id}", "1").replace("{user_id}", "1").replace("{username}", "x")
+            documented = {method.upper() for method in operations}
+            for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} - documented):
+                response = client.request(method, path)
+                expect(response, 405, "method_not_allowed")
+                allowed = {m.strip() for m in response.headers["allow"].split(",")} - {"HEAD"}
+                assert allowed == documented, (method, template, response.headers["allow"])
