@@ -65,16 +65,19 @@ def _postgres_pids() -> list[int]:
 class Snapshot:
     at: float
     busy: int
-    own: dict[int, int]
+    server: dict[int, int]
+    load: dict[int, int]
     postgres: dict[int, int]
 
     @staticmethod
-    def take(roots: Iterable[int]) -> Snapshot:
-        own_pids = {p for r in roots for p in process_tree(r)}
+    def take(server_roots: Iterable[int], load_roots: Iterable[int] = ()) -> Snapshot:
+        server = {p for r in server_roots for p in process_tree(r)}
+        load = {p for r in load_roots for p in process_tree(r)} - server
         return Snapshot(
             at=time.monotonic(),
             busy=_busy_jiffies(),
-            own={p: _proc_jiffies(p) for p in own_pids},
+            server={p: _proc_jiffies(p) for p in server},
+            load={p: _proc_jiffies(p) for p in load},
             postgres={p: _proc_jiffies(p) for p in _postgres_pids()},
         )
 
@@ -85,7 +88,8 @@ class CpuUse:
 
     wall_s: float
     busy_s: float
-    benchmark_s: float
+    server_s: float
+    load_s: float
     postgres_s: float
     foreign_s: float
 
@@ -97,7 +101,9 @@ class CpuUse:
         return {
             "wall_s": round(self.wall_s, 2),
             "busy_cpu_s": round(self.busy_s, 2),
-            "benchmark_cpu_s": round(self.benchmark_s, 2),
+            "server_cpu_s": round(self.server_s, 2),
+            "server_cores": round(self.server_s / max(1e-9, self.wall_s), 2),
+            "load_generator_cpu_s": round(self.load_s, 2),
             "postgres_cpu_s": round(self.postgres_s, 2),
             "foreign_cpu_s": round(self.foreign_s, 2),
             "foreign_share": round(self.foreign_share, 3),
@@ -110,9 +116,10 @@ def _delta(a: dict[int, int], b: dict[int, int]) -> int:
 
 def between(a: Snapshot, b: Snapshot) -> CpuUse:
     busy = (b.busy - a.busy) / TICK
-    own = _delta(a.own, b.own) / TICK
+    server = _delta(a.server, b.server) / TICK
+    load = _delta(a.load, b.load) / TICK
     pg = _delta(a.postgres, b.postgres) / TICK
-    return CpuUse(b.at - a.at, busy, own, pg, max(0.0, busy - own - pg))
+    return CpuUse(b.at - a.at, busy, server, load, pg, max(0.0, busy - server - load - pg))
 
 
 def foreign_share_now(window_s: float = 1.0) -> float:
@@ -121,7 +128,7 @@ def foreign_share_now(window_s: float = 1.0) -> float:
     time.sleep(window_s)
     b = Snapshot.take([os.getpid()])
     use = between(a, b)
-    return (use.busy_s - use.benchmark_s) / max(1e-9, use.wall_s * (os.cpu_count() or 1))
+    return (use.busy_s - use.server_s) / max(1e-9, use.wall_s * (os.cpu_count() or 1))
 
 
 def wait_until_quiet(max_wait_s: float, threshold: float = 0.10) -> float:

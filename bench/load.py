@@ -139,15 +139,16 @@ def measure_together(specs: list[LoadSpec], wrk: str | None, cwd: Path, server_p
     try:
         runs = [RunningLoad(s, wrk, cwd) for s in specs]
         window = min(s.duration_s for s in specs)
-        roots = [r.pid for r in runs] + ([server_pid] if server_pid else [])
+        servers, loads = ([server_pid] if server_pid else []), [r.pid for r in runs]
         time.sleep(min(1.0, window * 0.1))
-        first = Snapshot.take(roots)
+        first = Snapshot.take(servers, loads)
         time.sleep(max(0.0, window * 0.8 - min(1.0, window * 0.1)))
-        cpu = between(first, Snapshot.take(roots)).as_dict()
+        cpu = between(first, Snapshot.take(servers, loads)).as_dict()
         results = [r.wait() for r in runs]
     finally:
         for r in runs:  # on an interrupt or an error, leave no load generator behind
             r.kill()
     for result in results:
-        result.cpu = cpu
+        # requests per second of server CPU: less sensitive than req/s to other people's processes
+        result.cpu = {**cpu, "rps_per_server_core": round(result.rps / max(cpu["server_cores"], 1e-3), 1)}
     return results

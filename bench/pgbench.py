@@ -15,10 +15,37 @@ from bench.sql import TOUCH_SQL, VERIFY_SQL
 HASH_LOOKUP = "(SELECT token_hash FROM bench_tokens WHERE n = :n)"
 
 
+def store_verify_sql() -> str | None:
+    """frontdesk's own statement (`frontdesk.store.sessions.PRINCIPAL_QUERY`) for a cookie token, if it exists.
+
+    The server binds `now` and `idle_cutoff` from Python; pgbench uses `now()` for both, which costs the same.
+    """
+    try:
+        from sqlalchemy.dialects.postgresql import psycopg
+
+        from frontdesk.store.sessions import PRINCIPAL_QUERY
+    except ImportError:
+        return None
+    compiled = PRINCIPAL_QUERY.compile(dialect=psycopg.dialect())  # type: ignore[no-untyped-call]
+    values = {
+        "token_hash": HASH_LOOKUP,
+        "is_api_key": "false",
+        "now": "now()",
+        "idle_cutoff": "(now() - interval '168 hours')",
+    }
+    if set(compiled.params) != set(values):
+        return None  # the statement changed shape: update `values`
+    return str(compiled) % values
+
+
 def scripts(workdir: Path, tokens: int, touch_max_id: int) -> dict[str, Path]:
+    """pgbench script files: `verify` (sql.VERIFY_SQL), `verify_store` (the store's statement), `touch`."""
     verify = f"\\set n random(1, {tokens})\n{VERIFY_SQL.format(token_hash=HASH_LOOKUP)};\n"
     touch = f"\\set id random(1, {touch_max_id})\n{TOUCH_SQL.format(session_id=':id')};\n"
     texts = {"verify": verify, "touch": touch}
+    store = store_verify_sql()
+    if store is not None:
+        texts["verify_store"] = f"\\set n random(1, {tokens})\n{store};\n"
     workdir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, text in texts.items():

@@ -161,13 +161,20 @@ class Bench:
     def argon2(self) -> None:
         params = argon.Argon2Params.production()
         self.say(f"raw Argon2id at {params} over {os.cpu_count()} processes, {self.cfg.argon2_s} s per mode")
-        self.doc["argon2"] = argon.throughput(params, self.cfg.argon2_s)
-        self.say(f"  {self.doc['argon2']['hashes_per_s']} hashes/s, {self.doc['argon2']['verifies_per_s']} verifies/s")
+        before = wait_until_quiet(self.cfg.quiet_wait_s)
+        a = self.doc["argon2"] = argon.throughput(params, self.cfg.argon2_s) | {
+            "foreign_share_before": round(before, 3)
+        }
+        self.say(
+            f"  {a['hash_per_s']} hashes/s, {a['verify_per_s']} verifies/s;"
+            f" capacity {a['hash_capacity_per_s']} hashes/s ({a['hash_ms_cpu_each']} ms CPU each)"
+        )
 
     def seed(self, sessions: int) -> SeedResult:
         users = self.cfg.users_for(sessions)
         self.say(f"seeding {sessions:,} sessions for {users:,} users into {self.cfg.database_url}")
         plan = SeedPlan(sessions=sessions, users=users, token_sample=self.cfg.token_sample)
+        wait_until_quiet(self.cfg.quiet_wait_s)
         result = seed(self.cfg.database_url, plan, self.workdir)
         per_m = result.per_million_sessions
         self.say(
@@ -180,8 +187,10 @@ class Bench:
 
     def pgbench(self, seeded: SeedResult) -> None:
         scripts = pgbench.scripts(self.workdir, seeded.bench_tokens, seeded.touch_max_id)
-        out: Doc = {"verify_sql": scripts["verify"].read_text(), "touch_sql": scripts["touch"].read_text()}
-        for name in ("verify", "touch"):
+        out: Doc = {f"{name}_script": path.read_text() for name, path in scripts.items()}
+        for name in ("verify", "verify_store", "touch"):
+            if name not in scripts:
+                continue
             wait_until_quiet(self.cfg.quiet_wait_s)
             out[name] = pgbench.run(self.cfg.database_url, scripts[name], seconds=self.cfg.pgbench_s)
             self.say(f"  pgbench {name}: {out[name].get('tps', out[name].get('error'))} tps")
