@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -11,6 +12,19 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from frontdesk.errors import ConfigurationError
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
+_UNITS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta | str:
+    """Durations in the environment: seconds (`600`), with a unit (`250ms`, `10m`, `168h`, `730d`),
+    or ISO 8601 (`PT10M`, left to pydantic)."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        return text
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 class Settings(BaseSettings):
@@ -52,6 +66,27 @@ class Settings(BaseSettings):
     touch_flush_interval: timedelta = timedelta(milliseconds=250)
     db_pool_size: int = Field(default=10, ge=1)
     db_statement_timeout: timedelta = timedelta(seconds=5)
+
+    # hosted pages: `product_name` above names the product; these colour the sign-in pages.
+    # Text on each colour is black or white, whichever reads better, and links are darkened
+    # until they reach 4.5:1, so any colour stays readable.
+    brand_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#2b5c8a"  # buttons, links, focus
+    brand_background: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#f4f5f7"  # behind the cards
+
+    @field_validator(
+        "session_ttl",
+        "session_idle_ttl",
+        "login_token_ttl",
+        "reset_token_ttl",
+        "signup_token_ttl",
+        "rate_limit_window",
+        "touch_flush_interval",
+        "db_statement_timeout",
+        mode="before",
+    )
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

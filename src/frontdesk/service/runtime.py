@@ -16,6 +16,7 @@ from frontdesk.migrate import upgrade
 from frontdesk.service.deps import Deps
 from frontdesk.service.touches import TouchFlusher
 from frontdesk.settings import Settings
+from frontdesk.store.fastpath import AsyncPrincipalLookup
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,6 +36,12 @@ class Frontdesk:
         self.read_factory = make_sessionmaker(self.engine, readonly=True)
         self.deps = Deps.from_settings(settings, clock)
         self._flusher: TouchFlusher | None = None
+        # the asyncpg hot path for /v1/verify on PostgreSQL; SQLite has no async driver here
+        self.verify_lookup: AsyncPrincipalLookup | None = None
+        if self.engine.dialect.name == "postgresql":
+            self.verify_lookup = AsyncPrincipalLookup(
+                self.engine.url, pool_size=settings.db_pool_size, statement_timeout=settings.db_statement_timeout
+            )
 
     def __repr__(self) -> str:
         return f"Frontdesk(database={self.engine.url.render_as_string(hide_password=True)!r})"
@@ -79,6 +86,11 @@ class Frontdesk:
         else:
             self.flush_touches()
         self.engine.dispose()
+
+    async def close_async(self) -> None:
+        """Close the async pool (call from the event loop that used it)."""
+        if self.verify_lookup is not None:
+            await self.verify_lookup.close()
 
     def migrate(self) -> None:
         upgrade(self.engine)

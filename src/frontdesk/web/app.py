@@ -15,6 +15,7 @@ from frontdesk.settings import Settings, load_settings
 from frontdesk.web import errors
 from frontdesk.web.api import account, admin, devmail, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
+from frontdesk.web.fastverify import VerifyFastPath
 from frontdesk.web.middleware import BodyLimitMiddleware, CsrfMiddleware, MetricsMiddleware
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop()
+            await fd.close_async()
             fd.close()
 
     app = FastAPI(
@@ -59,4 +61,6 @@ def create_app(
     app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware)
+    if fd.verify_lookup is not None:
+        app.add_middleware(VerifyFastPath, frontdesk=fd)  # outermost: the hot path
     return app
