@@ -70,7 +70,7 @@ def serve(
         # /metrics then adds up every worker's counters
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="frontdesk-metrics-")
     uvicorn.run(
-        "frontdesk.web.app:create_app",
+        "frontdesk.web.app:create_server_app",
         factory=True,
         host=host,
         port=port,

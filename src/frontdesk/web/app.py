@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from frontdesk.mail import MailWorker, start_worker
 from frontdesk.service.runtime import Frontdesk
@@ -61,6 +62,15 @@ def create_app(
     app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware)
-    if fd.verify_lookup is not None:
-        app.add_middleware(VerifyFastPath, frontdesk=fd)  # outermost: the hot path
+    app.state.verify_fast_path = fd.verify_lookup is not None
     return app
+
+
+def create_server_app(settings: Settings | None = None) -> ASGIApp:
+    """What `frontdesk serve` runs: the app, with `/v1/verify` answered in front of the framework
+    on PostgreSQL (FastAPI's own middleware and routing cost more than the check itself)."""
+    app = create_app(settings)
+    fd: Frontdesk = app.state.frontdesk
+    if fd.verify_lookup is None:
+        return app
+    return VerifyFastPath(app, frontdesk=fd)
