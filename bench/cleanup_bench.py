@@ -56,8 +56,8 @@ def main() -> None:
     with fd.engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO sessions (token_hash, user_id, is_api_key, long_lived, created, expiry, last_seen, api_calls)"
-                " "
+                "INSERT INTO sessions"
+                " (token_hash, user_id, is_api_key, long_lived, created, expiry, last_seen, api_calls) "
                 "SELECT sha256(g::text::bytea), :uid, false, true, now() - interval '900 days', "
                 "now() - interval '100 days', now() - interval '100 days', 0 FROM generate_series(1, :rows) g"
             ),
