@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, Select, and_, bindparam, case, delete, func, or_, select, tuple_, update
+from sqlalchemy import Row, Select, and_, bindparam, case, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import User, UserSession
@@ -125,26 +125,45 @@ def list_valid(
     return db.scalars(stmt).all()
 
 
+_TOUCH_POSTGRESQL = text(
+    "UPDATE sessions AS s SET last_seen = GREATEST(s.last_seen, v.seen), api_calls = s.api_calls + v.calls "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:seens AS timestamptz[]), CAST(:calls AS integer[])) "
+    "AS v(id, seen, calls) WHERE s.id = v.id"
+)
+
+
 def apply_touches(db: Session, touches: Sequence[Touch]) -> None:
-    """Write coalesced uses in one batched statement; last_seen only moves forward."""
+    """Write coalesced uses in one statement; last_seen only moves forward.
+
+    On PostgreSQL the whole batch is one UPDATE joined to `unnest` of three arrays (one round
+    trip, whatever the batch size); elsewhere an executemany of the same update.
+    """
     if not touches:
+        return
+    ordered = sorted(touches, key=lambda t: t.session_id)  # one lock order for concurrent flushers
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            _TOUCH_POSTGRESQL,
+            {
+                "ids": [t.session_id for t in ordered],
+                "seens": [t.last_seen for t in ordered],
+                "calls": [t.calls for t in ordered],
+            },
+        )
         return
     stmt = (
         update(UserSession)
         .where(UserSession.id == bindparam("sid"))
         .values(
             last_seen=case(
-                (
-                    UserSession.last_seen < bindparam("seen", type_=UserSession.last_seen.type),
-                    bindparam("seen"),
-                ),
+                (UserSession.last_seen < bindparam("seen", type_=UserSession.last_seen.type), bindparam("seen")),
                 else_=UserSession.last_seen,
             ),
             api_calls=UserSession.api_calls + bindparam("calls"),
         )
         .execution_options(synchronize_session=False)
     )
-    db.connection().execute(stmt, [{"sid": t.session_id, "seen": t.last_seen, "calls": t.calls} for t in touches])
+    db.connection().execute(stmt, [{"sid": t.session_id, "seen": t.last_seen, "calls": t.calls} for t in ordered])
 
 
 def id_bounds(db: Session) -> tuple[int, int]:
