@@ -29,14 +29,17 @@ def login_with_password(
     """
     settings = deps.settings
     key = login_key(login)
-    account_bucket = ratelimit.subject_key("login:account", key)
+    user = user_store.get_by_login(db, key)
+    visible = user if user is not None and not user.is_deleted else None
+    # one bucket per account, whether it is named by its username or its email
+    if visible is not None:
+        account_bucket = ratelimit.subject_key("login:user", str(visible.id))
+    else:
+        account_bucket = ratelimit.subject_key("login:account", key)
     ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None
     ratelimit.ensure_below(db, deps, account_bucket, settings.login_failures_per_account)
     if ip_bucket:
         ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
-
-    user = user_store.get_by_login(db, key)
-    visible = user if user is not None and not user.is_deleted else None
     if not check_user_password(db, deps, visible, password):
         ratelimit.hit(db, deps, account_bucket)
         if ip_bucket:
