@@ -58,7 +58,11 @@ def create_user(
         with db.begin_nested():
             store.add(db, user)
     except IntegrityError:
-        # a concurrent creation won the race for the username or the email
+        # A concurrent creation won the race for the username or the email; the savepoint is
+        # gone and the winner committed, so a fresh read says which one (the same answer as
+        # without the race: EmailTaken for the email, UsernameTaken for the username).
+        if store.get_by_email_key(db, ekey) is not None:
+            raise EmailTaken() from None
         raise UsernameTaken() from None
     audit.record(db, deps, "user.created", ctx, user_id=user.id)
     return user
