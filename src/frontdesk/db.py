@@ -67,8 +67,15 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:
-    """A session factory; `readonly=True` for transactions that never write (SQLite: deferred BEGIN)."""
-    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+    """A session factory. `readonly=True` is for work that never writes: on PostgreSQL it runs in
+    autocommit (one round trip per statement, no BEGIN/COMMIT), on SQLite with a deferred BEGIN
+    (readers never wait for writers)."""
+    if not readonly:
+        return sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    if engine.dialect.name == "postgresql":
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        bind = engine.execution_options(**{READONLY: True})
     return sessionmaker(bind, expire_on_commit=False, autoflush=True)
 
 
