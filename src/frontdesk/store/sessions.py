@@ -142,6 +142,9 @@ def apply_touches(db: Session, touches: Sequence[Touch]) -> None:
         return
     ordered = sorted(touches, key=lambda t: t.session_id)  # one lock order for concurrent flushers
     if db.get_bind().dialect.name == "postgresql":
+        # Uses are bookkeeping, not security: a database crash may lose the last few hundred
+        # milliseconds of them, so this commit need not wait for the WAL flush.
+        db.execute(text("SET LOCAL synchronous_commit = off"))
         db.execute(
             _TOUCH_POSTGRESQL,
             {
