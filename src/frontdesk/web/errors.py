@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from enum import StrEnum
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -88,6 +89,10 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.RateLimited, 429, ErrorCode.RATE_LIMITED),
 ]
 
+# Answered by the middleware in front of the routes, for any unsafe request.
+MIDDLEWARE_ERRORS: dict[ErrorCode, int] = {ErrorCode.CSRF_FAILED: 403, ErrorCode.PAYLOAD_TOO_LARGE: 413}
+UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
+
 STATUS_CODES: dict[int, ErrorCode] = {
     400: ErrorCode.INVALID_REQUEST,
     401: ErrorCode.UNAUTHENTICATED,
@@ -157,14 +162,52 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(InterfaceError, database_unavailable)
     app.add_exception_handler(PoolTimeout, database_unavailable)
+    _document_errors(app)
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make /openapi.json say what is really answered: validation errors are 400 `invalid_request`
+    (never FastAPI's 422), and every unsafe operation may be refused by the middleware."""
+    build = app.openapi
+    done: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        if not done or done[0] is not schema:
+            for item in schema.get("paths", {}).values():
+                for method, operation in item.items():
+                    answers = operation.setdefault("responses", {})
+                    answers.pop("422", None)
+                    if method in UNSAFE_METHODS:
+                        for code, status in (*MIDDLEWARE_ERRORS.items(), (ErrorCode.INVALID_REQUEST, 400)):
+                            _add_code(answers, status, code)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            done[:] = [schema]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_code(answers: dict[str, Any], status: int, code: ErrorCode) -> None:
+    answer = answers.setdefault(
+        str(status),
+        {"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+    )
+    prefix = "Error codes: "
+    description = str(answer.get("description", ""))
+    names = set(description.removeprefix(prefix).split(", ")) if description.startswith(prefix) else set()
+    answer["description"] = prefix + ", ".join(sorted(names | {code.value}))
 
 
 def responses(*codes: ErrorCode) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses` for a route: each status it can answer with and the codes behind it."""
     by_status: dict[int, list[str]] = {}
     for code in (*codes, ErrorCode.INVALID_REQUEST):
-        status = next((s for _, s, c in ERRORS if c is code), None) or next(
-            (s for s, c in STATUS_CODES.items() if c is code), 400
+        status = (
+            next((s for _, s, c in ERRORS if c is code), None)
+            or MIDDLEWARE_ERRORS.get(code)
+            or next((s for s, c in STATUS_CODES.items() if c is code), 400)
         )
         by_status.setdefault(status, []).append(code.value)
     by_status.setdefault(503, []).append(ErrorCode.SERVICE_UNAVAILABLE.value)

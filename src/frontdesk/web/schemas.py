@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 
 def _no_nul(value: str) -> str:
@@ -25,7 +25,11 @@ Password = Annotated[str, Field(max_length=4096), AfterValidator(_no_nul)]
 NewPassword = Annotated[str, AfterValidator(_no_nul)]
 Login = Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
 Token = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_no_nul)]
-Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 
 class Strict(BaseModel):
