@@ -253,7 +253,7 @@ def contract_database(request: pytest.FixtureRequest, backend: str, config: str)
     """
     if (backend, config) in _databases:
         return _databases[backend, config]
-    config = request.config
+    cleanups = request.config
     factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
     if backend == "sqlite":
         url = f"sqlite:///{factory.mktemp('web-db') / 'frontdesk.db'}"
@@ -273,13 +273,13 @@ def contract_database(request: pytest.FixtureRequest, backend: str, config: str)
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
 
-        config.add_cleanup(drop)
+        cleanups.add_cleanup(drop)
         url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(Settings(database_url=url))
     upgrade(engine)
     engine.dispose()
     fd = Frontdesk(Settings(database_url=url, **FAST_ARGON2))  # type: ignore[arg-type]
-    config.add_cleanup(fd.close)  # cleanups run last-in first-out: closed before the drop
+    cleanups.add_cleanup(fd.close)  # cleanups run last-in first-out: closed before the drop
     _services[url] = fd
     _databases[backend, config] = url
     return url
