@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint fmt bench clean
+.PHONY: run test test-slow test-fast lint fmt bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Fuzzing, races, faults and several processes (tests/reliability, marked slow; a few minutes).
+test-slow: $(STAMP)
+	FRONTDESK_TEST_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m slow tests/reliability $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
