@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 from frontdesk.mail import MailWorker, start_worker
 from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
-from frontdesk.web import errors
+from frontdesk.web import errors, pages
 from frontdesk.web.api import account, admin, devmail, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.fastverify import VerifyFastPath
@@ -59,6 +59,7 @@ def create_app(
     errors.install(app)
     for module in (open, account, admin, proxy, ops, devmail):
         app.include_router(module.router)
+    pages.install(app)  # hosted pages and their stylesheet
     app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware)

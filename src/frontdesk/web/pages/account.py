@@ -1,0 +1,143 @@
+"""/account: where you are signed in, your API keys, your password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from frontdesk.errors import FrontdeskError, InvalidCredentials, NotFound
+from frontdesk.service import accounts, sessions
+from frontdesk.service.context import Principal
+from frontdesk.web.deps import Access, access
+from frontdesk.web.pages.forms import Form, Posted
+from frontdesk.web.pages.page import P
+
+router = APIRouter(include_in_schema=False)
+
+NOTICES = {
+    "welcome": "Welcome! Your email address is confirmed and you are signed in.",
+    "password-reset": "Your password is changed. Every other browser has been signed out.",
+    "password-changed": "Your password is changed. Every other browser has been signed out.",
+    "session-revoked": "That session is signed out.",
+    "others-revoked": "Every other browser is signed out.",
+    "already-ended": "That session had already ended.",
+}
+
+
+def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = None, **forms: Any) -> Response:
+    """The account page; `forms` may carry the state of one form (errors, the new API key)."""
+    page = p.fd.read(
+        sessions.list_sessions, caller.user_id, sessions.MAX_PAGE_SIZE, None, current_session_id=caller.session_id
+    )
+    browsers = [s for s in page.sessions if not s.is_api_key]
+    keys = [s for s in page.sessions if s.is_api_key]
+    context: dict[str, Any] = {
+        "password_form": Form(),
+        "key_form": Form(values={"expiry_days": str(p.settings.api_key_default_days)}),
+        "banner": None,
+        "new_key": None,
+        **forms,
+    }
+    headers = next((f.headers for f in forms.values() if isinstance(f, Form) and f.headers), None)
+    return p.render(
+        "account.html",
+        status=status,
+        headers=headers,
+        caller=caller,
+        browsers=browsers,
+        keys=keys,
+        more=page.next_page_token is not None,
+        notice=notice,
+        **context,
+    )
+
+
+@router.get("/account")
+@access(Access.USER)
+def account_page(p: P, notice: str | None = None) -> Response:
+    caller = p.caller
+    if caller is None:
+        return p.to_login()
+    return _show(p, caller, notice=NOTICES.get(notice or ""))
+
+
+@router.post("/account/sessions/{session_id}/revoke")
+@access(Access.USER)
+def revoke_session(p: P, posted: Posted, session_id: int) -> Response:
+    caller = p.caller
+    if caller is None:
+        return p.to_login()
+    if not p.csrf_ok(posted):
+        return _show(p, caller, status=403, banner=Form().expired())
+    try:
+        p.fd.call(sessions.revoke_session, caller, session_id, p.ctx)
+    except NotFound:
+        return p.redirect("/account?notice=already-ended")
+    except FrontdeskError as exc:
+        return _show(p, caller, status=400, banner=Form().error(exc))
+    return p.redirect("/account?notice=session-revoked")
+
+
+@router.post("/account/sessions/revoke-others")
+@access(Access.USER)
+def revoke_others(p: P, posted: Posted) -> Response:
+    caller = p.caller
+    if caller is None:
+        return p.to_login()
+    if not p.csrf_ok(posted):
+        return _show(p, caller, status=403, banner=Form().expired())
+    p.fd.call(sessions.revoke_other_sessions, caller, p.ctx)
+    return p.redirect("/account?notice=others-revoked")
+
+
+@router.post("/account/password")
+@access(Access.USER)
+def change_password(p: P, posted: Posted) -> Response:
+    caller = p.caller
+    if caller is None:
+        return p.to_login()
+    form = Form()
+    if not p.csrf_ok(posted):
+        return _show(p, caller, status=403, password_form=form.expired())
+    old = form.need(posted, "current_password", "Enter your current password.")
+    new = form.need(posted, "new_password", "Choose a new password.")
+    if not form.invalid:
+        try:
+            p.fd.call(accounts.change_password, caller, old, new, p.ctx)
+        except InvalidCredentials:
+            form.fail("That is not your current password.", 401, "current_password")
+        except FrontdeskError as exc:
+            form.error(exc)
+        else:
+            return p.redirect("/account?notice=password-changed")
+    return _show(p, caller, status=form.status, password_form=form)
+
+
+@router.post("/account/api-keys")
+@access(Access.USER)
+def create_api_key(p: P, posted: Posted) -> Response:
+    caller = p.caller
+    if caller is None:
+        return p.to_login()
+    form = Form.from_posted(posted, keep=("name", "expiry_days"))
+    if not p.csrf_ok(posted):
+        return _show(p, caller, status=403, key_form=form.expired())
+    name = form.need(posted, "name", "Name the key, for example after the script that uses it.")
+    days_text = form.need(posted, "expiry_days", "Enter how many days the key should work.").strip()
+    password = form.need(posted, "password", "Enter your password to confirm it's you.")
+    days = int(days_text) if days_text.isdigit() and len(days_text) < 5 else 0
+    if days_text and not 1 <= days <= 730:
+        form.fail("Enter a whole number of days from 1 to 730.", 400, "expiry_days")
+    if not form.invalid:
+        try:
+            issued = p.fd.call(sessions.create_api_key, caller, password, name, days, p.ctx)
+        except InvalidCredentials:
+            form.fail("That password is not right.", 401, "password")
+        except FrontdeskError as exc:
+            form.error(exc)
+        else:
+            fresh = Form(values={"expiry_days": str(p.settings.api_key_default_days)})
+            return _show(p, caller, status=201, key_form=fresh, new_key=issued)
+    return _show(p, caller, status=form.status, key_form=form)

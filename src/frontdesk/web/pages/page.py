@@ -1,0 +1,178 @@
+"""One request to a hosted page: who is signed in, the CSRF cookie, rendering and redirects."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from importlib import resources
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from frontdesk.service.context import Principal, RequestContext
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.service.sessions import authenticate
+from frontdesk.settings import Settings
+from frontdesk.web.credentials import SESSION_COOKIE, RequestInfo
+from frontdesk.web.pages.csrf import CSRF_FIELD, CsrfTokens
+from frontdesk.web.pages.forms import Form
+from frontdesk.web.pages.nextpath import trusted_origins
+from frontdesk.web.pages.theme import Theme
+
+STYLESHEET = "frontdesk.css"
+
+
+def _asset_version(name: str) -> str:
+    data = resources.files("frontdesk.web").joinpath("static", name).read_bytes()
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def _when(value: datetime) -> str:
+    value = value.astimezone(UTC)
+    return f"{value.day} {value:%b %Y, %H:%M} UTC"
+
+
+def _duration(value: timedelta) -> str:
+    """`10 minutes`, `2 hours`, `2 days`: the largest unit that divides the duration."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def _ago(value: datetime, now: datetime) -> str:
+    seconds = int((now - value).total_seconds())
+    if seconds < 90:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size * (2 if unit != "minute" else 1):
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+class Site:
+    """What every page of one app shares: settings, theme, templates, CSRF key, headers."""
+
+    def __init__(self, fd: Frontdesk) -> None:
+        self.fd = fd
+        self.settings: Settings = fd.settings
+        self.theme = Theme.from_settings(self.settings)
+        self.csrf = CsrfTokens(self.settings)
+        self.env = Environment(
+            loader=PackageLoader("frontdesk.web", "templates"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["when"] = _when
+        self.env.filters["duration"] = _duration
+        self.env.filters["iso"] = lambda v: v.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        theme_css = self.theme.css().encode()
+        self.theme_version = hashlib.sha256(theme_css).hexdigest()[:12]
+        self.css_version = _asset_version(STYLESHEET)
+        form_targets = " ".join(sorted(trusted_origins(self.settings)))
+        self.headers = {
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                f"form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'none'"
+            ),
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        }
+
+
+def get_site(request: Request) -> Site:
+    site: Site = request.app.state.pages
+    return site
+
+
+class Page:
+    """Helpers for one page request. Routes take it as a dependency (`P`)."""
+
+    def __init__(self, request: Request, site: Site) -> None:
+        self.request = request
+        self.site = site
+        self.fd = site.fd
+        self.settings = site.settings
+        self._csrf_secret, self._csrf_new = site.csrf.browser_secret(request)
+
+    @cached_property
+    def ctx(self) -> RequestContext:
+        info: RequestInfo = self.request.app.state.request_info
+        return info.context(self.request)
+
+    @cached_property
+    def caller(self) -> Principal | None:
+        """The signed-in user of this browser (the cookie only: pages never take bearer tokens)."""
+        token = self.request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        return self.fd.read(authenticate, token, is_api_key=False)
+
+    # --- CSRF -------------------------------------------------------------------------------
+
+    def csrf_token(self, action: str) -> str:
+        return self.site.csrf.token(self._csrf_secret, action)
+
+    def csrf_ok(self, form: dict[str, str]) -> bool:
+        """Whether the posted form carries this browser's token for the path it was posted to."""
+        if self._csrf_new:
+            return False
+        return self.site.csrf.check(self._csrf_secret, self.request.url.path, form.get(CSRF_FIELD, ""))
+
+    # --- responses --------------------------------------------------------------------------
+
+    def render(
+        self, template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+    ) -> Response:
+        """Render `template` with the site's branding, the caller and a `csrf(action)` helper."""
+        body = self.site.env.get_template(template).render(
+            product=self.settings.product_name,
+            settings=self.settings,
+            css_version=self.site.css_version,
+            theme_version=self.site.theme_version,
+            csrf=self.csrf_token,
+            csrf_field=CSRF_FIELD,
+            caller=context.pop("caller", None),
+            path=self.request.url.path,
+            now=self.fd.deps.clock.now(),
+            ago=_ago,
+            **context,
+        )
+        response = HTMLResponse(body, status_code=status, headers={**self.site.headers, **(headers or {})})
+        return self._finish(response)
+
+    def show(self, template: str, form: Form, **context: Any) -> Response:
+        """Render a page around `form`, with the form's status (400, 429, ...) and headers."""
+        return self.render(template, status=form.status, headers=form.headers, form=form, **context)
+
+    def redirect(self, url: str) -> Response:
+        """303 See Other: after a POST the browser follows with a GET."""
+        return self._finish(RedirectResponse(url, status_code=303, headers=self.site.headers))
+
+    def to_login(self) -> Response:
+        """Send someone who is not signed in to /login, coming back here afterwards."""
+        here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
+        return self.redirect("/login?" + urlencode({"next": here}))
+
+    def _finish(self, response: Response) -> Response:
+        if self._csrf_new:
+            self.site.csrf.set_cookie(response, self._csrf_secret)
+        return response
+
+
+def get_page(request: Request, site: Annotated[Site, Depends(get_site)]) -> Page:
+    return Page(request, site)
+
+
+P = Annotated[Page, Depends(get_page)]

@@ -1,0 +1,67 @@
+"""A forgotten password: /forgot-password emails a link; /reset-password sets a new password."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from frontdesk.errors import FrontdeskError
+from frontdesk.service import reset
+from frontdesk.web.cookies import set_login_cookies
+from frontdesk.web.deps import Access, access
+from frontdesk.web.pages.forms import Form, Posted
+from frontdesk.web.pages.page import P
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/forgot-password")
+@access(Access.OPEN)
+def forgot_page(p: P) -> Response:
+    return p.show("forgot_password.html", Form())
+
+
+@router.post("/forgot-password")
+@access(Access.OPEN)
+def forgot_submit(p: P, posted: Posted) -> Response:
+    form = Form.from_posted(posted, keep=("user",))
+    if not p.csrf_ok(posted):
+        return p.show("forgot_password.html", form.expired())
+    user = form.need(posted, "user", "Enter your username or email address.")
+    if not form.invalid:
+        try:
+            p.fd.call(reset.request_password_reset, user, p.ctx)
+        except FrontdeskError as exc:
+            form.error(exc)
+        else:
+            return p.render("sent.html", title="Check your email", kind="reset", ttl=p.settings.reset_token_ttl)
+    return p.show("forgot_password.html", form)
+
+
+@router.get("/reset-password")
+@access(Access.OPEN)
+def reset_page(p: P, token: str = "") -> Response:
+    """The new-password form; the token is used only when the form is sent."""
+    form = Form(values={"token": token[:512]})
+    if not token:
+        form.fail("This link is incomplete. Copy the whole link from the email, or ask for a new one.")
+    return p.show("reset_password.html", form)
+
+
+@router.post("/reset-password")
+@access(Access.OPEN)
+def reset_submit(p: P, posted: Posted) -> Response:
+    form = Form.from_posted(posted, keep=("token",))
+    if not p.csrf_ok(posted):
+        return p.show("reset_password.html", form.expired())
+    new_password = form.need(posted, "new_password", "Choose a new password.")
+    if not form.invalid:
+        try:
+            result = p.fd.call(reset.complete_password_reset, form.values["token"][:512], new_password, p.ctx)
+        except FrontdeskError as exc:
+            form.error(exc)
+        else:
+            response = p.redirect("/account?notice=password-reset")
+            set_login_cookies(response, result, p.settings)
+            return response
+    return p.show("reset_password.html", form)

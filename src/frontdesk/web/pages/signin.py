@@ -1,0 +1,158 @@
+"""Signing in and out: /login, /logout, and the emailed sign-in link (/login-link)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from frontdesk.errors import FrontdeskError
+from frontdesk.metrics import LOGINS
+from frontdesk.service import login as login_service
+from frontdesk.service.results import AuthResult
+from frontdesk.service.sessions import end_current_session
+from frontdesk.web.cookies import clear_login_cookies, set_login_cookies
+from frontdesk.web.deps import Access, access
+from frontdesk.web.errors import code_for
+from frontdesk.web.pages.forms import Form, Posted
+from frontdesk.web.pages.nextpath import safe_next
+from frontdesk.web.pages.page import P
+
+router = APIRouter(include_in_schema=False)
+Next = Annotated[str | None, Query(alias="next")]
+
+NOTICES = {
+    "signed-out": "You are signed out.",
+    "session-ended": "Your session has ended. Please sign in again.",
+}
+
+
+def signed_in(p: P, result: AuthResult, target: str) -> Response:
+    response = p.redirect(target)
+    set_login_cookies(response, result, p.settings)
+    return response
+
+
+def counted(method: str, sign_in: Callable[[], AuthResult]) -> AuthResult:
+    """Run a sign-in and count its outcome for /metrics, as the JSON API does."""
+    try:
+        result = sign_in()
+    except FrontdeskError as exc:
+        LOGINS.labels(method, code_for(exc).value).inc()
+        raise
+    LOGINS.labels(method, "success").inc()
+    return result
+
+
+# --- password ---------------------------------------------------------------------------------
+
+
+@router.get("/login")
+@access(Access.OPEN)
+def login_page(p: P, next_: Next = None, notice: str | None = None) -> Response:
+    target = safe_next(next_, p.settings)
+    if p.caller is not None:
+        return p.redirect(target)
+    return p.show("login.html", Form(), next=target, notice=NOTICES.get(notice or ""))
+
+
+@router.post("/login")
+@access(Access.OPEN)
+def login_submit(p: P, posted: Posted) -> Response:
+    target = safe_next(posted.get("next"), p.settings)
+    form = Form.from_posted(posted, keep=("user", "remember_device"))
+    if not p.csrf_ok(posted):
+        return p.show("login.html", form.expired(), next=target, notice=None)
+    user = form.need(posted, "user", "Enter your username or email address.")
+    password = form.need(posted, "password", "Enter your password.")
+    if not form.invalid:
+        remember = posted.get("remember_device") == "1"
+        try:
+            result = counted(
+                "password", lambda: p.fd.call(login_service.login_with_password, user, password, remember, p.ctx)
+            )
+        except FrontdeskError as exc:
+            form.error(exc).focus = "password"  # the usual fix is retyping it
+        else:
+            return signed_in(p, result, target)
+    return p.show("login.html", form, next=target, notice=None)
+
+
+# --- logout -----------------------------------------------------------------------------------
+
+
+@router.get("/logout")
+@access(Access.OPEN)
+def logout_page(p: P) -> Response:
+    if p.caller is None:
+        return p.redirect("/login")
+    return p.show("logout.html", Form(), caller=p.caller)
+
+
+@router.post("/logout")
+@access(Access.OPEN)
+def logout_submit(p: P, posted: Posted) -> Response:
+    caller = p.caller
+    if caller is None:
+        response = p.redirect("/login?notice=signed-out")
+        clear_login_cookies(response, p.settings)
+        return response
+    if not p.csrf_ok(posted):
+        return p.show("logout.html", Form().expired(), caller=caller)
+    p.fd.call(end_current_session, caller, p.ctx)
+    response = p.redirect("/login?notice=signed-out")
+    clear_login_cookies(response, p.settings)
+    return response
+
+
+# --- sign-in link -----------------------------------------------------------------------------
+
+
+@router.get("/login-link")
+@access(Access.OPEN)
+def login_link_page(p: P) -> Response:
+    return p.show("login_link.html", Form())
+
+
+@router.post("/login-link")
+@access(Access.OPEN)
+def login_link_submit(p: P, posted: Posted) -> Response:
+    form = Form.from_posted(posted, keep=("user",))
+    if not p.csrf_ok(posted):
+        return p.show("login_link.html", form.expired())
+    user = form.need(posted, "user", "Enter your username or email address.")
+    if not form.invalid:
+        try:
+            p.fd.call(login_service.request_login_link, user, p.ctx)
+        except FrontdeskError as exc:
+            form.error(exc)
+        else:
+            return p.render("sent.html", title="Check your email", kind="login_link", ttl=p.settings.login_token_ttl)
+    return p.show("login_link.html", form)
+
+
+@router.get("/login-link/confirm")
+@access(Access.OPEN)
+def login_link_confirm_page(p: P, token: str = "") -> Response:
+    """Show a button: opening the link alone (as mail scanners do) never uses the token."""
+    form = Form(values={"token": token[:512]})
+    if not token:
+        form.fail("This link is incomplete. Copy the whole link from the email, or ask for a new one.")
+    return p.show("login_link_confirm.html", form)
+
+
+@router.post("/login-link/confirm")
+@access(Access.OPEN)
+def login_link_confirm_submit(p: P, posted: Posted) -> Response:
+    form = Form.from_posted(posted, keep=("token", "remember_device"))
+    if not p.csrf_ok(posted):
+        return p.show("login_link_confirm.html", form.expired())
+    token = posted.get("token", "")[:512]
+    remember = posted.get("remember_device") == "1"
+    try:
+        result = counted("login_link", lambda: p.fd.call(login_service.consume_login_link, token, remember, p.ctx))
+    except FrontdeskError as exc:
+        return p.show("login_link_confirm.html", form.error(exc))
+    return signed_in(p, result, "/account")

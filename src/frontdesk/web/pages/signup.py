@@ -1,0 +1,93 @@
+"""Signing up: /signup sends a confirmation email; /signup/confirm creates the account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from frontdesk.errors import FrontdeskError, InvalidInput
+from frontdesk.service import identity, signup
+from frontdesk.service.identity import USERNAME_HELP
+from frontdesk.service.passwords import check_password
+from frontdesk.web.cookies import set_login_cookies
+from frontdesk.web.deps import Access, access
+from frontdesk.web.pages.forms import Form, Posted
+from frontdesk.web.pages.page import P
+
+router = APIRouter(include_in_schema=False)
+KEEP = ("email", "username", "name")
+
+
+@router.get("/signup")
+@access(Access.OPEN)
+def signup_page(p: P) -> Response:
+    if p.caller is not None:
+        return p.redirect("/account")
+    return p.show("signup.html", Form(), username_help=USERNAME_HELP)
+
+
+@router.post("/signup")
+@access(Access.OPEN)
+def signup_submit(p: P, posted: Posted) -> Response:
+    form = Form.from_posted(posted, keep=KEEP)
+    if not p.csrf_ok(posted):
+        return p.show("signup.html", form.expired(), username_help=USERNAME_HELP)
+    name = form.need(posted, "name", "Enter your name.")
+    email = form.need(posted, "email", "Enter your email address.")
+    username = form.need(posted, "username", "Choose a username.")
+    password = form.need(posted, "password", "Choose a password.")
+    _check_each_field(form, name, email, username, password, p.settings.product_name)
+    if not form.invalid:
+        try:
+            p.fd.call(signup.request_signup, email=email, username=username, password=password, name=name, ctx=p.ctx)
+        except FrontdeskError as exc:
+            form.error(exc)
+        else:
+            return p.render(
+                "sent.html", title="Check your email", kind="signup", email=email, ttl=p.settings.signup_token_ttl
+            )
+    return p.show("signup.html", form, username_help=USERNAME_HELP)
+
+
+def _check_each_field(form: Form, name: str, email: str, username: str, password: str, product: str) -> None:
+    """Every field's rule at once, so one try shows every problem (the use case stops at the first)."""
+    checks: list[tuple[str, Callable[[], object]]] = [
+        ("name", lambda: identity.clean_name(name)),
+        ("email", lambda: identity.normalise_email(email)),
+        ("username", lambda: identity.username_forms(username)),
+        ("password", lambda: check_password(password, product)),
+    ]
+    for field_name, check in checks:
+        if field_name in form.errors:
+            continue
+        try:
+            check()
+        except InvalidInput as exc:
+            form.fail(str(exc), 400, field_name)
+
+
+@router.get("/signup/confirm")
+@access(Access.OPEN)
+def signup_confirm_page(p: P, token: str = "") -> Response:
+    """A button to confirm: opening the link alone never uses the token."""
+    form = Form(values={"token": token[:512]})
+    if not token:
+        form.fail("This link is incomplete. Copy the whole link from the email.")
+    return p.show("signup_confirm.html", form)
+
+
+@router.post("/signup/confirm")
+@access(Access.OPEN)
+def signup_confirm_submit(p: P, posted: Posted) -> Response:
+    form = Form.from_posted(posted, keep=("token",))
+    if not p.csrf_ok(posted):
+        return p.show("signup_confirm.html", form.expired())
+    try:
+        result = p.fd.call(signup.confirm_signup, posted.get("token", "")[:512], p.ctx)
+    except FrontdeskError as exc:
+        return p.show("signup_confirm.html", form.error(exc))
+    response = p.redirect("/account?notice=welcome")
+    set_login_cookies(response, result, p.settings)
+    return response

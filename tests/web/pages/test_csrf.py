@@ -1,0 +1,35 @@
+"""Per-form CSRF tokens: bound to one browser's cookie and one form, keyed by the secret."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from frontdesk.settings import Settings
+from frontdesk.web.pages.csrf import CsrfTokens
+
+BROWSER = "b" * 43
+OTHER_BROWSER = "c" * 43
+
+
+def test_a_token_works_for_its_browser_and_form_only() -> None:
+    tokens = CsrfTokens(Settings(secret=SecretStr("s" * 32)))
+    token = tokens.token(BROWSER, "/login")
+    assert tokens.check(BROWSER, "/login", token)
+    assert not tokens.check(BROWSER, "/signup", token)
+    assert not tokens.check(OTHER_BROWSER, "/login", token)
+    assert not tokens.check(BROWSER, "/login", "")
+    assert not tokens.check(BROWSER, "/login", token[:-1])
+    assert not tokens.check(BROWSER, "/login", token.upper() if token != token.upper() else "0" * 64)
+
+
+def test_the_key_comes_from_the_secret() -> None:
+    one = CsrfTokens(Settings(secret=SecretStr("s" * 32)))
+    two = CsrfTokens(Settings(secret=SecretStr("t" * 32)))
+    assert one.token(BROWSER, "/login") != two.token(BROWSER, "/login")
+    assert "s" * 32 not in repr(one)
+
+
+def test_without_a_secret_tokens_still_agree_across_processes() -> None:
+    """Development without FRONTDESK_SECRET: the key is empty, so every worker accepts the same token."""
+    first, second = CsrfTokens(Settings()), CsrfTokens(Settings())
+    assert second.check(BROWSER, "/login", first.token(BROWSER, "/login"))
