@@ -1,0 +1,141 @@
+"""frontdesk as a library: FastAPI dependencies that authenticate your own app's requests against
+frontdesk's database, in your process, with the same rules as `frontdesk serve`.
+
+    auth = FrontdeskAuth(Settings(database_url="postgresql://app@db/app"))
+    app = FastAPI(lifespan=auth.lifespan)
+    auth.install(app)
+
+    @app.get("/notes")
+    def notes(user: Annotated[Principal, Depends(auth.require_user)]) -> list[Note]: ...
+
+See docs/library.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from frontdesk.service.context import Principal
+from frontdesk.service.runtime import Frontdesk
+from frontdesk.service.sessions import authenticate
+from frontdesk.settings import Settings, load_settings
+from frontdesk.web.credentials import read_credential
+from frontdesk.web.errors import AmbiguousCredentials, ErrorCode
+from frontdesk.web.middleware import CsrfMiddleware
+
+
+class AuthError(HTTPException):
+    """A refusal by a FrontdeskAuth dependency. With `FrontdeskAuth.install(app)` it is answered in
+    frontdesk's error shape, `{"error": {"code", "message"}}`; without, as FastAPI's `{"detail"}`."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status, detail=message, headers=headers)
+        self.code = code
+
+
+class FrontdeskAuth:
+    """Who is calling your FastAPI app, decided by frontdesk's sessions and API keys.
+
+    The dependencies follow the contract exactly as the server does: the `frontdesk-session`
+    cookie only matches browser sessions and `Authorization: Bearer` only matches API keys; a
+    request carrying both is refused (401 `ambiguous_credentials`); sessions of banned or deleted
+    users, and ended or expired ones, are invalid at once; every authenticated request counts as
+    a use of its session (`last_seen`, `api_calls`), written in the background.
+
+    :param settings: frontdesk's settings (the same database as your frontdesk server); read
+        from the `FRONTDESK_*` environment when omitted.
+    :param frontdesk: an existing `Frontdesk` to share instead (then `settings` is ignored).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, frontdesk: Frontdesk | None = None) -> None:
+        self.frontdesk = frontdesk or Frontdesk(settings or load_settings())
+
+    @property
+    def settings(self) -> Settings:
+        return self.frontdesk.settings
+
+    # --- dependencies ---------------------------------------------------------------------------
+
+    def optional_user(self, request: Request) -> Principal | None:
+        """The caller, or None when the request carries no valid session or API key.
+
+        Still refuses a request that carries both a cookie and an Authorization header.
+        """
+        try:
+            credential = read_credential(request)
+        except AmbiguousCredentials as exc:
+            raise AuthError(401, ErrorCode.AMBIGUOUS_CREDENTIALS, str(exc)) from None
+        if credential is None or not credential.token:
+            return None
+        try:
+            return self.frontdesk.read(authenticate, credential.token, is_api_key=credential.is_api_key)
+        except (OperationalError, InterfaceError, PoolTimeout):
+            raise AuthError(
+                503, ErrorCode.SERVICE_UNAVAILABLE, "The service is briefly unavailable.", {"Retry-After": "5"}
+            ) from None
+
+    def require_user(self, request: Request) -> Principal:
+        """The caller; 401 `unauthenticated` when the request is not signed in."""
+        principal = self.optional_user(request)
+        if principal is None:
+            raise AuthError(401, ErrorCode.UNAUTHENTICATED, "Sign in first.")
+        return principal
+
+    def require_browser(self, request: Request) -> Principal:
+        """A caller with a browser (cookie) session; API keys get 403 `forbidden`."""
+        principal = self.require_user(request)
+        if principal.is_api_key:
+            raise AuthError(403, ErrorCode.FORBIDDEN, "Sign in with a browser session to do this.")
+        return principal
+
+    def require_superuser(self, request: Request) -> Principal:
+        """A superuser; anyone else gets 403 `forbidden` (as frontdesk's admin endpoints answer)."""
+        principal = self.optional_user(request)
+        if principal is None or not principal.is_superuser:
+            raise AuthError(403, ErrorCode.FORBIDDEN, "Only administrators can do this.")
+        return principal
+
+    # --- wiring ---------------------------------------------------------------------------------
+
+    def install(self, app: FastAPI, *, csrf: bool = True) -> None:
+        """Answer refusals in frontdesk's error shape and, with `csrf`, add frontdesk's CSRF check.
+
+        Cookie-authenticated unsafe requests (POST, PUT, PATCH, DELETE) must then come from the
+        public URL's origin or one of `allowed_origins` (by `Origin`, else `Referer`, or
+        `Sec-Fetch-Site: same-origin`); bearer-only requests are exempt.
+        """
+
+        async def refused(_: Request, exc: Exception) -> JSONResponse:
+            assert isinstance(exc, AuthError)
+            body = {"error": {"code": exc.code.value, "message": exc.detail}}
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+        app.add_exception_handler(AuthError, refused)
+        if csrf:
+            origins = (self.settings.public_url, *self.settings.allowed_origins)
+            app.add_middleware(CsrfMiddleware, allowed_origins=origins)
+
+    def start(self) -> None:
+        """Start writing session uses (`last_seen`, `api_calls`) in the background."""
+        self.frontdesk.start()
+
+    def close(self) -> None:
+        """Write the pending uses and release the database connections."""
+        self.frontdesk.close()
+
+    @asynccontextmanager
+    async def lifespan(self, _: Any) -> AsyncIterator[None]:
+        """A FastAPI/Starlette `lifespan`: `start()` on startup, `close()` on shutdown."""
+        self.start()
+        try:
+            yield
+        finally:
+            await self.frontdesk.close_async()
+            self.close()
