@@ -1,12 +1,14 @@
 """Every page at phone and laptop width: a screenshot for the docs, and an axe-core accessibility check.
 
-Screenshots go to docs/screenshots/<page>-<phone|laptop>.png (committed; the README links them).
+Screenshots are docs/screenshots/<page>-<phone|laptop>.png (committed; the README links them);
+refresh them with `FRONTDESK_SCREENSHOTS=1 .venv/bin/python -m pytest tests/web/pages/test_look.py`.
 axe-core is vendored from the npm package (tests/web/pages/vendor/axe.min.js, MPL-2.0), so no
 network is needed. Serious and critical violations fail the test; the rest are listed.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,19 @@ from tests.web.pages.conftest import (
 )
 from tests.web.pages.journeys import PASSWORD
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+# Every run takes the screenshots; FRONTDESK_SCREENSHOTS=1 saves them over the committed ones in
+# docs/screenshots (otherwise they go to the test's temporary folder, so a run leaves the tree clean).
+UPDATE_DOCS = os.environ.get("FRONTDESK_SCREENSHOTS") == "1"
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = DOCS_SCREENSHOTS if UPDATE_DOCS else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 FAILING_IMPACTS = {"serious", "critical"}
 WIDTHS = {"phone": (PHONE, PHONE_UA), "laptop": (LAPTOP, LAPTOP_UA)}
@@ -144,19 +158,18 @@ def _pages(tokens: Tokens) -> list[tuple[str, Callable[[Page], None]]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_every_page_photographed_and_without_serious_accessibility_problems(
-    sqlite_server: LiveServer, open_sqlite_page: OpenPage, width: str
+    sqlite_server: LiveServer, open_sqlite_page: OpenPage, width: str, screenshots: Path
 ) -> None:
     tokens = _prepare(sqlite_server)
     viewport, user_agent = WIDTHS[width]
     page = open_sqlite_page(viewport=viewport, user_agent=user_agent, bypass_csp=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     failures: dict[str, list[str]] = {}
     minor: dict[str, list[str]] = {}
     for name, steps in _pages(tokens):
         steps(page)
         if name == "sign-in":
             continue
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+        page.screenshot(path=str(screenshots / f"{name}-{width}.png"), full_page=True)
         violations = run_axe(page)
         bad = [v for v in violations if v["impact"] in FAILING_IMPACTS]
         if bad:
@@ -168,7 +181,9 @@ def test_every_page_photographed_and_without_serious_accessibility_problems(
 
 
 @pytest.mark.slow
-def test_a_deployers_colours_stay_readable(browser: Any, tmp_path: Path, sqlite_database_url: str) -> None:
+def test_a_deployers_colours_stay_readable(
+    browser: Any, tmp_path: Path, sqlite_database_url: str, screenshots: Path
+) -> None:
     """A pale brand colour on a dark background: text colours adapt, axe finds no contrast problem."""
     from tests.conftest import _empty
 
@@ -185,7 +200,7 @@ def test_a_deployers_colours_stay_readable(browser: Any, tmp_path: Path, sqlite_
         page.goto("/login")
         expect(page).to_have_title("Sign in · Acme Cloud")
         expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Acme Cloud")
-        page.screenshot(path=str(SCREENSHOTS / "login-custom-brand-laptop.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "login-custom-brand-laptop.png"), full_page=True)
         violations = run_axe(page)
         assert violations == [], describe(violations)
         context.close()
