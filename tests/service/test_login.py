@@ -28,7 +28,9 @@ def events(fd: Frontdesk, name: str) -> list[AuthEvent]:
         return list(db.scalars(select(AuthEvent).where(AuthEvent.event == name)))
 
 
-@pytest.mark.parametrize("login", ["Alice", "alice", "ALICE@Example.com", "alice@example.com", "ａｌｉｃｅ"])
+@pytest.mark.parametrize(
+    "login", ["Alice", "alice", "ALICE@Example.com", "alice@example.com", "\uff41\uff4c\uff49\uff43\uff45"]
+)
 def test_login_by_username_or_email_case_insensitively(fd: Frontdesk, login: str) -> None:
     make_user(fd, username="alice", email="alice@example.com")
     result = fd.call(login_with_password, login, PASSWORD, False, CTX)

@@ -7,13 +7,14 @@ from datetime import timedelta
 import pytest
 
 from frontdesk.clock import FrozenClock
-from frontdesk.errors import InsecurePassword, InvalidCredentials, TokenInvalid
+from frontdesk.errors import InsecurePassword, InvalidCredentials, RateLimited, TokenInvalid
 from frontdesk.service.accounts import change_password
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
 from frontdesk.service.reset import complete_password_reset, request_password_reset
 from frontdesk.service.runtime import Frontdesk
-from frontdesk.service.sessions import authenticate
+from frontdesk.service.sessions import authenticate, create_api_key
+from frontdesk.settings import Settings
 from tests.factories import PASSWORD, make_session, make_user
 from tests.mailbox import outbox, token_from
 
@@ -89,3 +90,18 @@ def test_change_password_needs_old_one_and_ends_other_cookie_sessions(fd: Frontd
     assert fd.read(authenticate, current.token, is_api_key=False) is not None
     assert fd.read(authenticate, key.token, is_api_key=True) is not None
     assert len(outbox(fd, "password_changed")) == 1
+
+
+def test_password_guesses_with_a_stolen_session_are_limited(fd: Frontdesk, settings: Settings) -> None:
+    user = make_user(fd, username="pia")
+    me = fd.read(authenticate, make_session(fd, user).token, is_api_key=False)
+    assert me is not None
+    for _ in range(settings.login_failures_per_account):
+        with pytest.raises(InvalidCredentials):
+            fd.call(change_password, me, "a wrong guess!", NEW, CTX)
+    with pytest.raises(RateLimited):
+        fd.call(change_password, me, PASSWORD, NEW, CTX)
+    with pytest.raises(RateLimited):
+        fd.call(create_api_key, me, PASSWORD, "k", 30, CTX)
+    with pytest.raises(RateLimited):
+        fd.call(login_with_password, "pia", PASSWORD, False, CTX)  # one limit per account

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from frontdesk.errors import EmailTaken, InvalidCredentials, NotFound, UsernameTaken
 from frontdesk.mail import enqueue_email
 from frontdesk.models import LoginToken, PasswordResetToken, User
-from frontdesk.service import audit
+from frontdesk.service import audit, ratelimit
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe
@@ -95,6 +95,20 @@ def check_user_password(db: Session, deps: Deps, user: User | None, password: st
     return True
 
 
+def check_own_password(db: Session, deps: Deps, user: User, password: str, ctx: RequestContext, *, event: str) -> None:
+    """Confirm a signed-in user's password (to change it, to create an API key).
+
+    Failures count against the same per-account limit as failed logins, so a stolen session
+    cannot be used to guess the password at leisure.
+    """
+    bucket = ratelimit.account_key(user.id)
+    ratelimit.ensure_below(db, deps, bucket, deps.settings.login_failures_per_account)
+    if not deps.hasher.verify(user.hashed_password, password):
+        ratelimit.hit(db, deps, bucket)
+        audit.record(db, deps, event, ctx, user_id=user.id)
+        raise InvalidCredentials()
+
+
 def set_password(db: Session, deps: Deps, user: User, new_password: str, ctx: RequestContext) -> None:
     """Store a new password, end outstanding login/reset tokens and tell the user by email."""
     user.hashed_password = deps.hasher.hash(new_password)
@@ -122,9 +136,9 @@ def change_password(
 ) -> int:
     """Change the caller's password; every other cookie session ends. Returns how many ended."""
     user = store.get(db, principal.user_id)
-    if user is None or not deps.hasher.verify(user.hashed_password, old_password):
-        audit.record(db, deps, "password.change_refused", ctx, user_id=principal.user_id)
+    if user is None:
         raise InvalidCredentials()
+    check_own_password(db, deps, user, old_password, ctx, event="password.change_refused")
     check_password(new_password, deps.settings.product_name, field="new_password")
     set_password(db, deps, user, new_password, ctx)
     ended = session_store.end_for_user(

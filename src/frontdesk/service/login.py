@@ -33,7 +33,7 @@ def login_with_password(
     visible = user if user is not None and not user.is_deleted else None
     # one bucket per account, whether it is named by its username or its email
     if visible is not None:
-        account_bucket = ratelimit.subject_key("login:user", str(visible.id))
+        account_bucket = ratelimit.account_key(visible.id)
     else:
         account_bucket = ratelimit.subject_key("login:account", key)
     ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None

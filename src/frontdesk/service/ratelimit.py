@@ -19,6 +19,11 @@ def subject_key(kind: str, subject: str) -> str:
     return f"{kind}:{hashlib.sha256(subject.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
 
 
+def account_key(user_id: int) -> str:
+    """The bucket of failed password checks for one account, however it was named."""
+    return subject_key("login:user", str(user_id))
+
+
 def _window(deps: Deps) -> tuple[datetime, timedelta]:
     size = deps.settings.rate_limit_window
     now = deps.clock.now()

@@ -15,6 +15,7 @@ from frontdesk import crypto
 from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
 from frontdesk.models import User, UserSession
 from frontdesk.service import audit
+from frontdesk.service.accounts import check_own_password
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe, locate
@@ -200,9 +201,9 @@ def create_api_key(
     if not 1 <= expiry_days <= 730:
         raise InvalidInput("expiry_days must be between 1 and 730.", field="expiry_days")
     user = user_store.get(db, principal.user_id)
-    if user is None or not deps.hasher.verify(user.hashed_password, password):
-        audit.record(db, deps, "api_key.refused", ctx, user_id=principal.user_id, detail="bad password")
+    if user is None:
         raise InvalidCredentials()
+    check_own_password(db, deps, user, password, ctx, event="api_key.refused")
     issued = issue_session(
         db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=timedelta(days=expiry_days)
     )

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 from frontdesk.mail import MailWorker, start_worker
 from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
-from frontdesk.web import errors, pages
+from frontdesk.web import errors, openapi, pages
 from frontdesk.web.api import account, admin, devmail, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.fastverify import VerifyFastPath
@@ -57,6 +57,7 @@ def create_app(
     app.state.frontdesk = fd
     app.state.request_info = RequestInfo(settings)
     errors.install(app)
+    openapi.install(app)
     for module in (open, account, admin, proxy, ops, devmail):
         app.include_router(module.router)
     pages.install(app)  # hosted pages and their stylesheet

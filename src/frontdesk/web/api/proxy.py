@@ -14,6 +14,7 @@ router = APIRouter(prefix="/v1", tags=["proxy"])
 
 @router.get(
     "/verify",
+    response_class=Response,
     responses={
         200: {
             "description": "Signed in. The identity is in the headers X-Frontdesk-User-Id, "
