@@ -195,7 +195,7 @@ def cleanup(
     older_than: Annotated[int, typer.Option("--older-than", min=0, help="Days since a session or token died.")] = 30,
     batch_size: Annotated[int, typer.Option(min=100, help="Rows per short transaction.")] = 10_000,
 ) -> None:
-    """Delete sessions and tokens that expired (or ended) more than --older-than days ago."""
+    """Delete sessions, tokens and sent emails that died (expired, ended, sent) more than --older-than days ago."""
     fd = _frontdesk()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=False) as progress:
@@ -216,7 +216,8 @@ def cleanup(
             ),
         )
     console.print(
-        f"deleted {report.sessions} sessions, {report.tokens} tokens, {report.rate_limit_buckets} rate-limit buckets"
+        f"deleted {report.sessions} sessions, {report.tokens} tokens, {report.rate_limit_buckets} rate-limit buckets, "
+        f"{report.emails} sent or failed emails"
     )
 
 

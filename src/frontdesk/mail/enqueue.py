@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from frontdesk.mail.render import render
+from frontdesk.metrics import EMAILS
 from frontdesk.settings import Settings
 from frontdesk.store import outbox
 
@@ -24,3 +25,4 @@ def enqueue_email(
         raise ValueError("enqueue_email needs one plain email address")
     email = render(settings, kind, context)
     outbox.add(db, now=now, kind=kind, to=to, subject=email.subject, text=email.text, html=email.html)
+    EMAILS.labels("queued").inc()  # counted when queued; a rolled-back action may leave it one high

@@ -32,6 +32,7 @@ from frontdesk.mail.transports import (
     TransportUnavailable,
     redact,
 )
+from frontdesk.metrics import EMAILS
 from frontdesk.settings import Settings
 from frontdesk.store import outbox
 
@@ -194,6 +195,9 @@ def deliver_pending(
         transport.close()
         tick.flush()
     c = tick.counts
+    for outcome in ("sent", "retried", "failed"):
+        if c[outcome]:
+            EMAILS.labels(outcome).inc(c[outcome])
     return DeliveryReport(len(claimed), c["sent"], c["retried"], c["failed"], c["released"], c["lost"])
 
 

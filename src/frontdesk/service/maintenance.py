@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.mail import purge_outbox
 from frontdesk.models import LoginToken, PasswordResetToken, SignupToken
 from frontdesk.service.deps import Deps
 from frontdesk.store import ratelimits as ratelimit_store
@@ -22,6 +23,7 @@ class CleanupReport:
     sessions: int
     tokens: int
     rate_limit_buckets: int
+    emails: int = 0
 
 
 def cleanup(
@@ -62,4 +64,5 @@ def cleanup(
             tokens += deleted
     with factory.begin() as db:
         buckets = ratelimit_store.delete_before(db, deps.clock.now() - deps.settings.rate_limit_window * 2)
-    return CleanupReport(sessions, tokens, buckets)
+        emails = purge_outbox(db, now=deps.clock.now(), older_than=older_than)
+    return CleanupReport(sessions, tokens, buckets, emails)
