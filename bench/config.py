@@ -78,6 +78,7 @@ def parse(argv: list[str] | None = None) -> BenchConfig:
     p.add_argument("--repeat", type=int, default=1, help="attempts per load run; the quietest counts (default 1)")
     p.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="dropped and recreated; must contain 'bench'")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
+    p.add_argument("--report", metavar="FILE", help="only recompute and print the figures of a results file")
     p.add_argument("--skip", default="", help=f"comma-separated parts to skip: {','.join(PARTS)}")
     a = p.parse_args(argv)
     skip = frozenset(s.strip() for s in a.skip.split(",") if s.strip())

@@ -63,6 +63,17 @@ def figures(doc: Doc, cfg: BenchConfig) -> Doc:
         out[f"ceiling_rps_{workers}w"] = _get(doc, "ceiling", w, "load", "rps")
         out[f"verify_rps_{workers}w"] = _get(doc, "frontdesk", "verify", primary, w, "load", "rps")
         out[f"verify_over_ceiling_{workers}w"] = _ratio(out[f"verify_rps_{workers}w"], out[f"ceiling_rps_{workers}w"])
+    # The same ratio per CPU second (server + PostgreSQL for frontdesk, server for the ceiling): what
+    # each would do with the CPUs to itself. Less sensitive to other people's processes on a shared
+    # machine, but not the target's definition.
+    v_cpu = _get(doc, "frontdesk", "verify", primary, w1, "load", "cpu")
+    c_cpu = _get(doc, "ceiling", w1, "load", "cpu")
+    if v_cpu and c_cpu and verify_rps and ceiling_rps:
+        v_cores = (v_cpu["server_cpu_s"] + v_cpu["postgres_cpu_s"]) / max(v_cpu["wall_s"], 1e-9)
+        c_cores = c_cpu["server_cpu_s"] / max(c_cpu["wall_s"], 1e-9)
+        out["verify_over_ceiling_per_cpu_second"] = _ratio(
+            verify_rps / max(v_cores, 1e-3), ceiling_rps / max(c_cores, 1e-3)
+        )
     for size, entry in doc["seeding"].items():
         per_m = entry["per_million_sessions"]
         out[f"mb_per_million_sessions_{size}"] = {
@@ -102,9 +113,11 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def _load_row(label: list[str], entry: Doc | None, ceiling_rps: float | None = None) -> list[str]:
+def _load_row(
+    label: list[str], entry: Doc | None, ceiling_rps: float | None = None, missing: str = "pending"
+) -> list[str]:
     if not entry or "load" not in entry:
-        return [*label, "pending" if not entry else entry.get("error", "?")[:40], "", "", "", "", "", "", ""]
+        return [*label, missing if not entry else entry.get("error", "?")[:40], "", "", "", "", "", "", ""]
     load, mem = entry["load"], entry.get("memory", {})
     lat = load["latency_ms"]
     return [
@@ -132,7 +145,8 @@ def print_report(doc: Doc, cfg: BenchConfig, console: Console) -> None:
             entry = _get(doc, "frontdesk", "verify", str(size), str(workers))
             ceiling = _get(doc, "ceiling", str(workers), "load", "rps")
             label = ["frontdesk verify", f"{size:,}", f"{workers}/{cfg.connections(workers)}"]
-            t.add_row(*_load_row(label, entry, ceiling))
+            missing = "skipped" if not cfg.runs("verify") else "pending"
+            t.add_row(*_load_row(label, entry, ceiling, missing))
     console.print(t)
 
     s = Table(title="Seeding, sizes and pgbench (-M prepared -c 8 -j 2)")
