@@ -3,7 +3,6 @@ in-process (both databases)."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.web.helpers import (
     create_api_key,
     error_code,
     make_account,
+    run_async,
     session_token,
     shared_server,
     signed_in,
@@ -55,7 +55,7 @@ def run_app(app: FastAPI, steps: Callable[[httpx.AsyncClient], Awaitable[None]])
             async with httpx.AsyncClient(transport=transport, base_url=APP_ORIGIN) as client:
                 await steps(client)
 
-    asyncio.run(main())
+    run_async(main)
 
 
 def build(example: ModuleType, server: LiveServer) -> FastAPI:

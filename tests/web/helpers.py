@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -28,6 +30,7 @@ from tests.conftest import FAST_ARGON2, POSTGRES_URL, REQUIRE_POSTGRES, _admin_e
 from tests.web.conftest import LiveServer, start_server
 
 PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
 
 
 def latest_email(client: httpx.Client, to: str, subject_has: str = "") -> dict[str, str]:
@@ -129,6 +132,13 @@ def set_cookies(response: httpx.Response) -> dict[str, SetCookie]:
     return found
 
 
+def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:
+    """Run `main()` to completion on an event loop of its own, in a thread of its own: this thread
+    may already run a loop (Playwright's sync API, used by the pages tests, keeps one running)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result(timeout=120)
+
+
 def asgi_request(app: object, method: str, path: str, **kwargs: object) -> httpx.Response:
     """One request to an ASGI app in this process (no lifespan, no server), for what a live server adds nothing to."""
 
@@ -137,7 +147,7 @@ def asgi_request(app: object, method: str, path: str, **kwargs: object) -> httpx
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
             return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
 
-    return asyncio.run(send())
+    return run_async(send)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -126,6 +126,23 @@ def test_signup_with_a_taken_username_is_409(server: LiveServer) -> None:
         assert error_code(response, 409) == "username_taken"
 
 
+def test_two_pending_signups_for_one_username_the_second_confirm_is_409(server: LiveServer) -> None:
+    username = unique("race")
+    tokens = []
+    with server.client() as client:
+        for n in (1, 2):
+            email = f"{username}.{n}@example.com"
+            body = {"email": email, "username": username, "password": PASSWORD, "name": f"Racer {n}"}
+            assert client.post("/v1/signup", json=body).status_code == 202
+            tokens.append(token_in(latest_email(client, email, "confirm")))
+        first = client.post("/v1/signup/confirm", json={"token": tokens[0]})
+        assert first.status_code == 200, first.text
+        assert error_code(client.post("/v1/signup/confirm", json={"token": tokens[1]}), 409) == "username_taken"
+    with server.client() as other:
+        assert log_in(other, f"{username}.1@example.com").status_code == 200
+        assert error_code(log_in(other, f"{username}.2@example.com"), 401) == "invalid_credentials"
+
+
 def test_signup_token_that_was_never_issued_is_invalid(server: LiveServer) -> None:
     with server.client() as client:
         assert error_code(client.post("/v1/signup/confirm", json={"token": "A" * 43}), 400) == "invalid_token"
