@@ -153,3 +153,17 @@ def test_login_and_signup_from_a_foreign_origin_are_refused(
         assert curl.post("/v1/login", json=login).status_code == 200
         # now holding the cookie, the same client needs an origin like any browser
         assert error_code(curl.post("/v1/login", json=login), 403) == "csrf_failed"
+
+
+@pytest.mark.parametrize("header", ["frontdesk-session ={token}", "theme=dark; frontdesk-session\t= {token}"])
+def test_a_cookie_the_server_reads_is_a_cookie_the_csrf_check_sees(
+    server: LiveServer, account: Account, raw: httpx.Client, header: str
+) -> None:
+    """The check and the credential reader must parse the Cookie header alike: odd spacing that
+    still authenticates must still need an allowed origin."""
+    actor, other = two_sessions(server, account)
+    spaced = {"Cookie": header.format(token=actor)}
+    assert raw.get("/v1/verify", headers=spaced).status_code == 200, "the server reads this cookie"
+    refused = raw.post("/v1/sessions/revoke-others", json={"confirm": True}, headers=spaced)
+    assert error_code(refused, 403) == "csrf_failed"
+    assert alive(raw, other)

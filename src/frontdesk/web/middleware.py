@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS
@@ -117,7 +118,8 @@ class CsrfMiddleware:
         await self.app(scope, receive, send)
 
     def _passes(self, headers: Headers) -> bool:
-        has_cookie = f"{SESSION_COOKIE}=" in headers.get("cookie", "")
+        # parsed as the credential reader parses it (a substring test missed "frontdesk-session =…")
+        has_cookie = SESSION_COOKIE in cookie_parser(headers.get("cookie", ""))
         if "authorization" in headers and not has_cookie:
             return True
         origin_header = headers.get("origin")
