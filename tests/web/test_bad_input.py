@@ -150,6 +150,30 @@ def test_bodies_over_64_kib_are_refused(server: LiveServer, admin: tuple[Account
     assert snapshot(server, client, account) == before
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "latin-1"])
+def test_json_that_is_not_utf8_is_refused(server: LiveServer, encoding: str) -> None:
+    """Python's json.loads guesses UTF-16 and UTF-32 from the bytes; the contract says UTF-8."""
+    username = unique("enc")
+    body = {"email": f"{username}@example.com", "username": username, "password": PASSWORD, "name": "Zoë"}
+    with server.client() as client:
+        response = client.post(
+            "/v1/signup",
+            content=json.dumps(body, ensure_ascii=False).encode(encoding),
+            headers={"Content-Type": "application/json"},
+        )
+        assert error_code(response, 400) == "invalid_request"
+        untyped = client.post("/v1/signup", content=json.dumps(body, ensure_ascii=False).encode(encoding))
+        assert error_code(untyped, 400) == "invalid_request"
+        assert client.get(f"/v1/usernames/{username}").json()["available"] is True
+        assert not [e for e in client.get("/dev/mail.json").json() if e["to"] == body["email"]]
+        utf8 = client.post(
+            "/v1/signup",
+            content=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+        assert utf8.status_code == 202, utf8.text
+
+
 def raw_request(server: LiveServer, request: bytes) -> bytes:
     """Send bytes httpx would refuse to send; return the response head and body."""
     host, port = server.url.removeprefix("http://").split(":")

@@ -34,7 +34,9 @@ async def send_error(send: Send, status: int, code: str, message: str) -> None:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over 64 KiB with 413 `payload_too_large`, whether declared or streamed."""
+    """Refuse bodies over 64 KiB with 413 `payload_too_large`, whether declared or streamed, and
+    JSON bodies that are not UTF-8 with 400 `invalid_request` (the JSON parser would otherwise
+    guess UTF-16 or UTF-32 from the bytes and accept them)."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -44,7 +46,8 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
         if length is not None:
             if not length.isdigit() or len(length) > 12:
                 await send_error(send, 400, "invalid_request", "Content-Length is not valid.")
@@ -71,6 +74,9 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if body and _is_json(headers.get("content-type", "")) and not _is_utf8(body):
+            await send_error(send, 400, "invalid_request", "JSON bodies must be UTF-8.")
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -90,6 +96,20 @@ class BodyLimitMiddleware:
             if message["type"] != "http.request" or not message.get("more_body", False):
                 return
             read += len(message.get("body", b""))
+
+
+def _is_json(content_type: str) -> bool:
+    """As FastAPI decides to parse a body as JSON (a missing type may count, depending on its settings)."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return not media_type or media_type == "application/json" or media_type.endswith("+json")
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _origin_of(url: str) -> str | None:
