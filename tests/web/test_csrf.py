@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from frontdesk.settings import Settings
+from frontdesk.web.app import create_app
 from tests.web.conftest import LiveServer
 from tests.web.helpers import (
     ALLOWED_ORIGIN,
     BACKENDS,
     FOREIGN_ORIGIN,
     Account,
+    asgi_request,
     bearer,
     cookie,
     create_api_key,
@@ -167,3 +171,25 @@ def test_a_cookie_the_server_reads_is_a_cookie_the_csrf_check_sees(
     refused = raw.post("/v1/sessions/revoke-others", json={"confirm": True}, headers=spaced)
     assert error_code(refused, 403) == "csrf_failed"
     assert alive(raw, other)
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [
+        ("https://auth.example.test", 204),
+        ("https://AUTH.example.test", 204),
+        ("https://auth.example.test:443", 204),
+        ("http://app.example.test", 204),
+        ("https://auth.example.test:8443", 403),
+        ("http://auth.example.test", 403),
+    ],
+)
+def test_default_ports_do_not_matter(tmp_path: Path, origin: str, status: int) -> None:
+    """Browsers leave the default port out of Origin; a configuration may spell it out."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'unused.db'}",
+        public_url="https://auth.example.test:443",
+        allowed_origins=("http://app.example.test:80",),
+    )
+    response = asgi_request(create_app(settings, send_mail=False), "POST", "/v1/logout", headers={"Origin": origin})
+    assert response.status_code == status, response.text

@@ -19,6 +19,7 @@ from frontdesk.web.credentials import SESSION_COOKIE
 
 MAX_BODY_BYTES = 64 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
 async def send_error(send: Send, status: int, code: str, message: str) -> None:
@@ -119,7 +120,10 @@ def _origin_of(url: str) -> str | None:
         return None
     if not parts.scheme or not parts.netloc:
         return None
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    # browsers leave a default port out of Origin; a configured URL may spell it out
+    default = DEFAULT_PORTS.get(parts.scheme.lower())
+    return origin.removesuffix(default) if default else origin
 
 
 class CsrfMiddleware:
