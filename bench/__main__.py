@@ -27,7 +27,7 @@ def rerender(path: Path, console: Console) -> int:
         }
     )
     doc["figures"] = figures(doc, cfg)
-    doc["checks"] = checks(doc["figures"], cfg)
+    doc["checks"] = checks(doc, doc["figures"], cfg)
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     print_report(doc, cfg, console)
     return 0
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = bench.doc
         doc["interrupted"] = True
     doc["figures"] = figures(doc, cfg)
-    doc["checks"] = checks(doc["figures"], cfg)
+    doc["checks"] = checks(doc, doc["figures"], cfg)
     path = write(doc, cfg)
     print_report(doc, cfg, console)
     console.print(f"results: {path} (and {cfg.results_dir / 'latest.json'})")
