@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import os
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import argon2
@@ -52,14 +55,34 @@ class Argon2Parameters:
     parallelism: int = 1
 
 
+def _lower_priority() -> None:
+    """Run this thread at nice +10 (Linux applies niceness per thread), so hashing takes idle CPU
+    first and does not starve the event loop that answers /v1/verify."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 class PasswordHasher:
     """Argon2id hashing with rehash-on-login and equal cost for unknown users.
 
     The hash string names its own parameters, so old hashes keep verifying after the
     parameters change, and `needs_rehash` tells the caller to store a fresh one.
+
+    Hashing runs on a few low-priority threads, one per usable CPU: a burst of logins queues
+    there (argon2 releases the GIL, so they use every CPU) instead of crowding out verification.
     """
 
     def __init__(self, params: Argon2Parameters | None = None) -> None:
+        self._threads = ThreadPoolExecutor(
+            max_workers=_usable_cpus(), thread_name_prefix="frontdesk-argon2", initializer=_lower_priority
+        )
         p = params or Argon2Parameters()
         self._hasher = argon2.PasswordHasher(
             time_cost=p.time_cost,
@@ -74,22 +97,23 @@ class PasswordHasher:
         return f"PasswordHasher(time_cost={self._hasher.time_cost}, memory_cost={self._hasher.memory_cost})"
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        return self._threads.submit(self._hasher.hash, password).result()
 
     def verify(self, hashed: str | None, password: str) -> bool:
         """True iff `password` matches; with `hashed=None` it burns the same time and answers False."""
-        if hashed is None:
-            self.burn(password)
-            return False
+        return self._threads.submit(self._verify, self._decoy if hashed is None else hashed, password).result() and (
+            hashed is not None
+        )
+
+    def burn(self, password: str) -> None:
+        """Spend the time of one verification, for a user who does not exist."""
+        self._threads.submit(self._verify, self._decoy, password).result()
+
+    def _verify(self, hashed: str, password: str) -> bool:
         try:
             return self._hasher.verify(hashed, password)
         except (VerificationError, InvalidHashError):
             return False
-
-    def burn(self, password: str) -> None:
-        """Spend the time of one verification, for a user who does not exist."""
-        with contextlib.suppress(VerificationError):
-            self._hasher.verify(self._decoy, password)
 
     def needs_rehash(self, hashed: str) -> bool:
         return self._hasher.check_needs_rehash(hashed)

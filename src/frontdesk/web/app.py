@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +38,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         fd.start()
         worker: MailWorker | None = start_worker(settings, fd.factory) if send_mail else None
+        # Everything built so far lives as long as the process: keep it out of the garbage
+        # collector's scans, which otherwise stall the event loop now and then (tail latency).
+        gc.freeze()
         try:
             yield
         finally:
