@@ -222,16 +222,17 @@ def print_report(doc: Doc, cfg: BenchConfig, console: Console) -> None:
         )
     console.print(f"frontdesk server: {doc['frontdesk']['status']}")
 
-    c = Table(title="Targets (issue #6)")
+    goals = Table(title="Targets (issue #6)")
     for col in ["target", "measured", "wanted", "result", "others' CPU share"]:
-        c.add_column(col)
+        goals.add_column(col)
     for row in doc["checks"]:
         verdict = "[yellow]pending[/]" if row["ok"] is None else "[green]pass[/]" if row["ok"] else "[red]FAIL[/]"
         if row["ok"] is not None and row.get("noisy"):
             verdict += " [yellow](noisy)[/]"
         share = row.get("worst_foreign_share")
-        c.add_row(row["target"], _fmt(row["value"], 3), row["wanted"], verdict, "" if share is None else f"{share:.0%}")
-    console.print(c)
+        noise = "" if share is None else f"{share:.0%}"
+        goals.add_row(row["target"], _fmt(row["value"], 3), row["wanted"], verdict, noise)
+    console.print(goals)
 
 
 def write(doc: Doc, cfg: BenchConfig) -> Path:

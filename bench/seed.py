@@ -131,8 +131,8 @@ def _defer_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> _Deferred:
         " WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary",
         (list(tables),),
     ).fetchall()
-    for name, _ in rows:
-        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(str(name))))
+    for index_name, _ in rows:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(str(index_name))))
     return _Deferred(constraints=constraints, indexes=[str(d) for _, d in rows])
 
 
@@ -143,7 +143,7 @@ def _restore_indexes(conn: psycopg.Connection[tuple[object, ...]], deferred: _De
     for table, name, definition in reversed(deferred.constraints):  # unique keys, then foreign keys
         conn.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
-            + sql.SQL(definition)  # type: ignore[arg-type]
+            + sql.SQL(definition)
         )
 
 
