@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from frontdesk import crypto
-from frontdesk.errors import AccountSuspended, InvalidCredentials, TokenInvalid
+from frontdesk.errors import AccountSuspended, InvalidCredentials
 from frontdesk.models import LoginToken, User
-from frontdesk.service import audit, emails, ratelimit
-from frontdesk.service.accounts import check_user_password, find_user
+from frontdesk.service import audit, ratelimit
+from frontdesk.service.accounts import check_user_password
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.identity import login_key
+from frontdesk.service.links import send_user_link, use_user_link
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import issue_session
-from frontdesk.store import tokens as token_store
 from frontdesk.store import users as user_store
 
 
@@ -62,36 +61,19 @@ def _sign_in(db: Session, deps: Deps, user: User, long_lived: bool, ctx: Request
 
 def request_login_link(db: Session, deps: Deps, login: str, ctx: RequestContext) -> None:
     """Email a one-time sign-in link if the user exists and may sign in; silent either way."""
-    user = find_user(db, login)
-    if user is None or not user.can_sign_in:
-        return
-    if not emails.may_send(db, deps, user.email_key, ctx):
-        return
-    token = crypto.new_email_token()
-    now = deps.clock.now()
-    token_store.add(
-        db,
-        LoginToken(
-            token_hash=crypto.digest(token),
-            user_id=user.id,
-            created=now,
-            expiry=now + deps.settings.login_token_ttl,
-        ),
-    )
-    emails.send(
+    send_user_link(
         db,
         deps,
+        login,
+        ctx,
+        model=LoginToken,
+        ttl=deps.settings.login_token_ttl,
         kind="login_link",
-        to=user.email,
-        context={"name": user.name, "link": emails.link(deps, "login_link", token)},
+        event="login_link.sent",
     )
-    audit.record(db, deps, "login_link.sent", ctx, user_id=user.id)
 
 
 def consume_login_link(db: Session, deps: Deps, token: str, remember_device: bool, ctx: RequestContext) -> AuthResult:
     """Use a sign-in link exactly once and open a session."""
-    row = token_store.consume(db, LoginToken, crypto.digest(token), deps.clock.now())
-    user = user_store.get(db, row.user_id) if row else None
-    if user is None or not user.can_sign_in:
-        raise TokenInvalid()
+    user = use_user_link(db, deps, LoginToken, token)
     return _sign_in(db, deps, user, remember_device, ctx, via="login_link")

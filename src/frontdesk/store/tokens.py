@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.models import LoginToken, PasswordResetToken, SignupToken
 
-AnyToken = TypeVar("AnyToken", LoginToken, PasswordResetToken, SignupToken)
+AnyToken = TypeVar("AnyToken", bound=LoginToken | PasswordResetToken | SignupToken)
 TokenModel = type[LoginToken] | type[PasswordResetToken] | type[SignupToken]
 
 
