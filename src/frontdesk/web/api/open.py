@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter, Request, Response, status
 
-from frontdesk.errors import FrontdeskError
-from frontdesk.metrics import LOGINS
 from frontdesk.service import login as login_service
 from frontdesk.service import reset, signup
-from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import authenticate, end_current_session
 from frontdesk.web.api.results import signed_in
 from frontdesk.web.cookies import clear_login_cookies
 from frontdesk.web.credentials import SESSION_COOKIE
 from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
 from frontdesk.web.errors import ErrorCode as C
-from frontdesk.web.errors import code_for, responses
+from frontdesk.web.errors import responses
+from frontdesk.web.outcomes import counted
 from frontdesk.web.schemas import (
     AuthResponse,
     CurrentSessionResponse,
@@ -72,7 +68,7 @@ def username_status(username: str, fd: FD) -> UsernameResponse:
 @access(Access.OPEN)
 def login(body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
     """Sign in with a username or email and a password."""
-    result = _counted(
+    result = counted(
         "password",
         lambda: fd.call(login_service.login_with_password, body.user, body.password, body.remember_device, ctx),
     )
@@ -129,7 +125,7 @@ def request_login_link(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
 @router.post("/login-link/confirm", response_model=AuthResponse, responses=responses(C.INVALID_TOKEN))
 @access(Access.OPEN)
 def confirm_login_link(body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
-    result = _counted(
+    result = counted(
         "login_link", lambda: fd.call(login_service.consume_login_link, body.token, body.remember_device, ctx)
     )
     return signed_in(response, result, fd.settings)
@@ -158,14 +154,3 @@ def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, 
     """New password; every cookie session and outstanding link ends; a new short-lived session starts."""
     result = fd.call(reset.complete_password_reset, body.token, body.new_password, ctx)
     return signed_in(response, result, fd.settings)
-
-
-def _counted(method: str, sign_in: Callable[[], AuthResult]) -> AuthResult:
-    """Run a sign-in and count its outcome for /metrics."""
-    try:
-        result = sign_in()
-    except FrontdeskError as exc:
-        LOGINS.labels(method, code_for(exc).value).inc()
-        raise
-    LOGINS.labels(method, "success").inc()
-    return result

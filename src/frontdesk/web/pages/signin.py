@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from frontdesk.errors import FrontdeskError
-from frontdesk.metrics import LOGINS
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import end_current_session
 from frontdesk.web.cookies import clear_login_cookies, set_login_cookies
 from frontdesk.web.deps import Access, access
-from frontdesk.web.errors import code_for
+from frontdesk.web.outcomes import counted
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
 from frontdesk.web.pages.page import P
@@ -33,17 +31,6 @@ def signed_in(p: P, result: AuthResult, target: str) -> Response:
     response = p.redirect(target)
     set_login_cookies(response, result, p.settings)
     return response
-
-
-def counted(method: str, sign_in: Callable[[], AuthResult]) -> AuthResult:
-    """Run a sign-in and count its outcome for /metrics, as the JSON API does."""
-    try:
-        result = sign_in()
-    except FrontdeskError as exc:
-        LOGINS.labels(method, code_for(exc).value).inc()
-        raise
-    LOGINS.labels(method, "success").inc()
-    return result
 
 
 # --- password ---------------------------------------------------------------------------------
