@@ -214,6 +214,10 @@ def test_logout_ends_the_session_and_always_answers_204(server: LiveServer) -> N
     with server.client(headers=bearer(str(key["token"]))) as api:
         assert api.post("/v1/logout").status_code == 204
         assert api.get("/v1/verify").status_code == 200, "logout is for cookie sessions; the API key lives on"
+    with signed_in(server, account) as both:
+        both.headers.update(bearer(str(key["token"])))
+        refused = both.post("/v1/logout")
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "ambiguous_credentials"
 
 
 def test_current_session_for_anonymous_cookie_and_api_key(server: LiveServer) -> None:

@@ -14,6 +14,8 @@ from sqlalchemy import update
 from frontdesk.models import User, UserSession
 from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings
+from frontdesk.web.app import create_server_app
+from frontdesk.web.fastverify import VerifyFastPath
 from tests.web.conftest import LiveServer, start_server
 from tests.web.helpers import sign_up
 
@@ -143,12 +145,16 @@ def test_graceful_shutdown_writes_every_pending_use(database_url: str, tmp_path:
     assert session_row(db_fd, session_id).api_calls == before + 40
 
 
-def test_postgresql_uses_the_fast_path(live_server: LiveServer) -> None:
-    """On PostgreSQL, verify never enters the framework (so per-route HTTP metrics don't see it)."""
+def test_verify_is_counted_in_the_per_route_metrics(live_server: LiveServer) -> None:
     with anonymous(live_server) as client:
         for _ in range(3):
             client.get("/v1/verify")
         metrics = client.get("/metrics").text
-    counted = 'frontdesk_http_requests_total{method="GET",route="/v1/verify",status="401"}' in metrics
     assert 'frontdesk_verifications_total{result="denied"} 3.0' in metrics
-    assert counted is live_server.database_url.startswith("sqlite")
+    assert 'frontdesk_http_requests_total{method="GET",route="/v1/verify",status="401"} 3.0' in metrics
+    assert 'frontdesk_http_request_seconds_count{route="/v1/verify"} 3.0' in metrics
+
+
+def test_the_server_answers_verify_in_front_of_the_framework_on_postgresql(database_url: str) -> None:
+    app = create_server_app(Settings(database_url=database_url))
+    assert isinstance(app, VerifyFastPath) is database_url.startswith("postgresql")

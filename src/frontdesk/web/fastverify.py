@@ -10,11 +10,12 @@ OpenAPI document and serves SQLite, where there is no async driver.
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from frontdesk.metrics import VERIFICATIONS
+from frontdesk.metrics import LATENCY, REQUESTS, VERIFICATIONS
 from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import DATABASE_UNAVAILABLE, authenticate_fast
 from frontdesk.web.credentials import read_credential
@@ -28,6 +29,9 @@ _ALLOWED = VERIFICATIONS.labels("allowed")
 _DENIED = VERIFICATIONS.labels("denied")
 _AMBIGUOUS = VERIFICATIONS.labels("ambiguous")
 _UNAVAILABLE = VERIFICATIONS.labels("unavailable")
+# the same per-route series MetricsMiddleware keeps for every other route, bound once
+_LATENCY = LATENCY.labels(VERIFY_PATH)
+_REQUESTS = {status: REQUESTS.labels(VERIFY_PATH, "GET", str(status)) for status in (200, 401, 503)}
 
 
 class VerifyFastPath:
@@ -41,17 +45,21 @@ class VerifyFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == VERIFY_PATH and scope["method"] in ("GET", "HEAD"):
-            await self.verify(scope, send)
+            started = time.perf_counter()
+            status = await self.verify(scope, send)
+            _REQUESTS[status].inc()
+            _LATENCY.observe(time.perf_counter() - started)
             return
         await self.app(scope, receive, send)
 
-    async def verify(self, scope: Scope, send: Send) -> None:
+    async def verify(self, scope: Scope, send: Send) -> int:
+        """Answer one verification; returns the status sent."""
         try:
             credential = read_credential(HTTPConnection(scope))
         except AmbiguousCredentials as exc:
             _AMBIGUOUS.inc()
             await send_error(send, 401, "ambiguous_credentials", str(exc))
-            return
+            return 401
         principal = None
         if credential is not None and credential.token:
             try:
@@ -62,11 +70,11 @@ class VerifyFastPath:
                 _UNAVAILABLE.inc()
                 log.warning("database.unavailable", extra={"type": type(exc).__name__})
                 await send_error(send, 503, "service_unavailable", "The service is briefly unavailable.")
-                return
+                return 503
         if principal is None:
             _DENIED.inc()
             await send_error(send, 401, "unauthenticated", "Sign in first.")
-            return
+            return 401
         _ALLOWED.inc()
         await send(
             {
@@ -82,3 +90,4 @@ class VerifyFastPath:
             }
         )
         await send({"type": "http.response.body", "body": b""})
+        return 200
