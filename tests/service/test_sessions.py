@@ -214,3 +214,14 @@ def test_api_key_needs_password_and_a_cookie_session(fd: Frontdesk, clock: Froze
     with fd.factory() as db:
         names = db.scalars(select(UserSession.name).where(UserSession.is_api_key.is_(True))).all()
     assert names == ["ci"]
+
+
+def test_no_api_key_for_a_banned_user(fd: Frontdesk) -> None:
+    from frontdesk.service.admin import issue_api_key
+
+    user = make_user(fd)
+    fd.call(set_banned, user.id, True, NO_CONTEXT, actor_id=None)
+    with pytest.raises(Forbidden):
+        fd.call(issue_api_key, user.id, 30, NO_CONTEXT, actor_id=None)
+    fd.call(set_banned, user.id, False, NO_CONTEXT, actor_id=None)
+    assert fd.call(issue_api_key, user.id, 30, NO_CONTEXT, actor_id=None).token.startswith("fdk_")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from frontdesk.errors import InvalidInput, NotFound
+from frontdesk.errors import Forbidden, InvalidInput, NotFound
 from frontdesk.service import audit, emails
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
@@ -32,6 +32,8 @@ def issue_api_key(
     user = user_store.get(db, user_id)
     if user is None or user.is_deleted:
         raise NotFound("user")
+    if user.is_banned:
+        raise Forbidden("That user is suspended; unban them first.")
     issued = issue_session(
         db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=timedelta(days=expiry_days)
     )
