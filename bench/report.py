@@ -39,7 +39,10 @@ def figures(doc: Doc, cfg: BenchConfig) -> Doc:
     large = _get(doc, "frontdesk", "verify", "1000000", w1, "load", "rps")
     top = str(max(cfg.workers))
     logins = _get(doc, "frontdesk", "login", top, "login_alone", "rps")
-    hashes = _get(doc, "argon2", "hash_per_s")
+    # what the machine can hash: CPU time per hash x CPUs, which other people's processes don't skew
+    # the way they skew the wall clock (bench/argon.py); the wall-clock ratio is kept beside it
+    hashes = _get(doc, "argon2", "hash_capacity_per_s")
+    hashes_wall = _get(doc, "argon2", "hash_per_s")
     alone = _get(doc, "frontdesk", "login", w1, "verify_alone", "latency_ms", "p99")
     beside = _get(doc, "frontdesk", "login", w1, "verify_beside_logins", "latency_ms", "p99")
     out: Doc = {
@@ -51,6 +54,7 @@ def figures(doc: Doc, cfg: BenchConfig) -> Doc:
         "logins_per_s": logins,
         "argon2_hashes_per_s": hashes,
         "logins_over_raw_hashes": _ratio(logins, hashes),
+        "logins_over_raw_hashes_wall_clock": _ratio(logins, hashes_wall),
         "verify_p99_beside_logins_over_alone": _ratio(beside, alone),
         "soak_rss_max_process_mb": _get(doc, "frontdesk", "soak", "memory_at_end", "rss_max_process_mb"),
         "soak_requests": _get(doc, "frontdesk", "soak", "requests"),
@@ -113,8 +117,8 @@ def checks(doc: Doc, fig: Doc, cfg: BenchConfig) -> list[Doc]:
          [(*v, p, "1", "load")]),
         ("verify p99 ms, 64 conns / 2 workers", fig.get("verify_p99_ms_2w"), "<=", 20.0, 2 in cfg.workers,
          [(*v, p, "2", "load")]),
-        ("logins/s / raw Argon2id hashes/s", fig["logins_over_raw_hashes"], ">=", 0.80, True,
-         [(*login, top, "login_alone"), ("argon2",)]),
+        ("logins/s / Argon2id hashes/s capacity", fig["logins_over_raw_hashes"], ">=", 0.80, True,
+         [(*login, top, "login_alone")]),
         ("verify p99 beside logins / alone", fig["verify_p99_beside_logins_over_alone"], "<=", 2.0, True,
          [(*login, w1, "verify_alone"), (*login, w1, "verify_beside_logins")]),
         ("max worker RSS MB after the soak", fig["soak_rss_max_process_mb"], "<=", 150.0, True, []),
