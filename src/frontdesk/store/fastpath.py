@@ -21,6 +21,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.QueryCanceledError,
     asyncpg.AdminShutdownError,
+    asyncpg.PostgresError,  # any other server-side failure (starting up, shutting down, …)
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -70,7 +72,14 @@ class AsyncPrincipalLookup:
     ) -> tuple[int, int, str, datetime, bool, bool] | None:
         params = principal_params(token_hash, is_api_key, now, idle_ttl)
         pool = await self._get_pool()
-        row = await pool.fetchrow(self._sql, *(params[name] for name in self._order))
+        async with pool.acquire() as connection:
+            try:
+                row = await connection.fetchrow(self._sql, *(params[name] for name in self._order))
+            except BaseException:
+                # Released without a reset (see _keep_as_is), a connection interrupted mid-query
+                # could be handed out in a broken state: drop it, and the pool opens a fresh one.
+                connection.terminate()
+                raise
         if row is None:
             return None
         return (row[0], row[1], row[2], row[3], row[4], row[5])
