@@ -9,6 +9,7 @@ from frontdesk.errors import FrontdeskError
 from frontdesk.service import reset
 from frontdesk.web.cookies import set_login_cookies
 from frontdesk.web.deps import Access, access
+from frontdesk.web.pages.emailed import landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
 
@@ -24,28 +25,17 @@ def forgot_page(p: P) -> Response:
 @router.post("/forgot-password")
 @access(Access.OPEN)
 def forgot_submit(p: P, posted: Posted) -> Response:
-    form = Form.from_posted(posted, keep=("user",))
-    if not p.csrf_ok(posted):
-        return p.show("forgot_password.html", form.expired())
-    user = form.need(posted, "user", "Enter your username or email address.")
-    if not form.invalid:
-        try:
-            p.fd.call(reset.request_password_reset, user, p.ctx)
-        except FrontdeskError as exc:
-            form.error(exc)
-        else:
-            return p.render("sent.html", title="Check your email", kind="reset", ttl=p.settings.reset_token_ttl)
-    return p.show("forgot_password.html", form)
+    def send(user: str) -> None:
+        p.fd.call(reset.request_password_reset, user, p.ctx)
+
+    return request_link(p, posted, "forgot_password.html", send, kind="reset", ttl=p.settings.reset_token_ttl)
 
 
 @router.get("/reset-password")
 @access(Access.OPEN)
 def reset_page(p: P, token: str = "") -> Response:
     """The new-password form; the token is used only when the form is sent."""
-    form = Form(values={"token": token[:512]})
-    if not token:
-        form.fail("This link is incomplete. Copy the whole link from the email, or ask for a new one.")
-    return p.show("reset_password.html", form)
+    return landing(p, "reset_password.html", token)
 
 
 @router.post("/reset-password")

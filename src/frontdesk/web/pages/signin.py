@@ -14,6 +14,7 @@ from frontdesk.service.sessions import end_current_session
 from frontdesk.web.cookies import clear_login_cookies, set_login_cookies
 from frontdesk.web.deps import Access, access
 from frontdesk.web.outcomes import counted
+from frontdesk.web.pages.emailed import landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
 from frontdesk.web.pages.page import P
@@ -106,28 +107,17 @@ def login_link_page(p: P) -> Response:
 @router.post("/login-link")
 @access(Access.OPEN)
 def login_link_submit(p: P, posted: Posted) -> Response:
-    form = Form.from_posted(posted, keep=("user",))
-    if not p.csrf_ok(posted):
-        return p.show("login_link.html", form.expired())
-    user = form.need(posted, "user", "Enter your username or email address.")
-    if not form.invalid:
-        try:
-            p.fd.call(login_service.request_login_link, user, p.ctx)
-        except FrontdeskError as exc:
-            form.error(exc)
-        else:
-            return p.render("sent.html", title="Check your email", kind="login_link", ttl=p.settings.login_token_ttl)
-    return p.show("login_link.html", form)
+    def send(user: str) -> None:
+        p.fd.call(login_service.request_login_link, user, p.ctx)
+
+    return request_link(p, posted, "login_link.html", send, kind="login_link", ttl=p.settings.login_token_ttl)
 
 
 @router.get("/login-link/confirm")
 @access(Access.OPEN)
 def login_link_confirm_page(p: P, token: str = "") -> Response:
     """Show a button: opening the link alone (as mail scanners do) never uses the token."""
-    form = Form(values={"token": token[:512]})
-    if not token:
-        form.fail("This link is incomplete. Copy the whole link from the email, or ask for a new one.")
-    return p.show("login_link_confirm.html", form)
+    return landing(p, "login_link_confirm.html", token)
 
 
 @router.post("/login-link/confirm")

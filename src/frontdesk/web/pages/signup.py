@@ -13,6 +13,7 @@ from frontdesk.service.identity import USERNAME_HELP
 from frontdesk.service.passwords import check_password
 from frontdesk.web.cookies import set_login_cookies
 from frontdesk.web.deps import Access, access
+from frontdesk.web.pages.emailed import landing
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
 
@@ -72,10 +73,7 @@ def _check_each_field(form: Form, name: str, email: str, username: str, password
 @access(Access.OPEN)
 def signup_confirm_page(p: P, token: str = "") -> Response:
     """A button to confirm: opening the link alone never uses the token."""
-    form = Form(values={"token": token[:512]})
-    if not token:
-        form.fail("This link is incomplete. Copy the whole link from the email.")
-    return p.show("signup_confirm.html", form)
+    return landing(p, "signup_confirm.html", token, "This link is incomplete. Copy the whole link from the email.")
 
 
 @router.post("/signup/confirm")
