@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
@@ -32,3 +33,12 @@ def test_session_token_index_is_a_hash_index_on_postgresql(engine: Engine) -> No
                 "WHERE c.relname = 'ix_sessions_by_token_hash'"
             ).scalar()
         assert method == "hash"
+
+
+def test_sessions_leave_room_for_hot_updates_on_postgresql(engine: Engine) -> None:
+    """Touch flushes rewrite session rows; free space on each page keeps those updates HOT."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("fillfactor is a PostgreSQL storage parameter")
+    with engine.connect() as conn:
+        options = conn.exec_driver_sql("SELECT reloptions FROM pg_class WHERE relname = 'sessions'").scalar()
+    assert options is not None and "fillfactor=80" in options

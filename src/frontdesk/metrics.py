@@ -18,3 +18,8 @@ LATENCY = Histogram(
 LOGINS = Counter("frontdesk_logins_total", "Sign-in attempts by method and result.", ["method", "result"])
 VERIFICATIONS = Counter("frontdesk_verifications_total", "GET /v1/verify answers by result.", ["result"])
 EMAILS = Counter("frontdesk_emails_total", "Emails by outcome: queued, sent, retried, failed.", ["outcome"])
+VERIFY_BATCH = Histogram(
+    "frontdesk_verify_batch_size",
+    "Credentials checked per statement on the /v1/verify fast path (PostgreSQL).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)

@@ -40,7 +40,10 @@ class Frontdesk:
         self.verify_lookup: AsyncPrincipalLookup | None = None
         if self.engine.dialect.name == "postgresql":
             self.verify_lookup = AsyncPrincipalLookup(
-                self.engine.url, pool_size=settings.db_pool_size, statement_timeout=settings.db_statement_timeout
+                self.engine.url,
+                connections=settings.verify_connections,
+                statement_timeout=settings.db_statement_timeout,
+                idle_ttl=settings.session_idle_ttl,
             )
 
     def __repr__(self) -> str:

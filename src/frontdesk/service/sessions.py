@@ -122,7 +122,7 @@ async def authenticate_fast(
     if not _plausible(token):
         return None
     now = deps.clock.now()
-    row = await lookup.find(crypto.digest(token), is_api_key, now, deps.settings.session_idle_ttl)
+    row = await lookup.find(crypto.digest(token), is_api_key, now)
     return _principal(deps, row, is_api_key, now)
 
 
