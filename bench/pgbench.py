@@ -15,37 +15,54 @@ from bench.sql import TOUCH_SQL, VERIFY_SQL
 HASH_LOOKUP = "(SELECT token_hash FROM bench_tokens WHERE n = :n)"
 
 
-def store_verify_sql() -> str | None:
-    """frontdesk's own statement (`frontdesk.store.sessions.PRINCIPAL_QUERY`) for a cookie token, if it exists.
+BATCH = 16  # credentials per statement in `verify_batch`, about what a busy worker sends
+
+
+def _compiled(query_name: str, values: dict[str, str]) -> str | None:
+    """A statement of `frontdesk.store.sessions` with pgbench expressions for its parameters, if it exists.
 
     The server binds `now` and `idle_cutoff` from Python; pgbench uses `now()` for both, which costs the same.
     """
     try:
         from sqlalchemy.dialects.postgresql import psycopg
 
-        from frontdesk.store.sessions import PRINCIPAL_QUERY
+        from frontdesk.store import sessions
     except ImportError:
         return None
-    compiled = PRINCIPAL_QUERY.compile(dialect=psycopg.dialect())  # type: ignore[no-untyped-call]
-    values = {
-        "token_hash": HASH_LOOKUP,
-        "is_api_key": "false",
-        "now": "now()",
-        "idle_cutoff": "(now() - interval '168 hours')",
-    }
+    query = getattr(sessions, query_name, None)
+    if query is None:
+        return None
+    compiled = query().compile(dialect=psycopg.dialect())
+    values = {**values, "now": "now()", "idle_cutoff": "(now() - interval '168 hours')"}
     if set(compiled.params) != set(values):
         return None  # the statement changed shape: update `values`
     return str(compiled) % values
 
 
+def store_verify_sql() -> str | None:
+    """frontdesk's own one-credential statement (`principal_query`) for a cookie token."""
+    return _compiled("principal_query", {"token_hash": HASH_LOOKUP, "is_api_key": "false"})
+
+
+def store_batch_sql() -> str | None:
+    """The statement the verify fast path sends (`principal_batch_query`), for BATCH cookie tokens."""
+    hashes = f"ARRAY(SELECT token_hash FROM bench_tokens WHERE n >= :n AND n < :n + {BATCH})"
+    kinds = f"array_fill(false, ARRAY[{BATCH}])"
+    return _compiled("principal_batch_query", {"token_hashes": hashes, "is_api_keys": kinds})
+
+
 def scripts(workdir: Path, tokens: int, touch_max_id: int) -> dict[str, Path]:
-    """pgbench script files: `verify` (sql.VERIFY_SQL), `verify_store` (the store's statement), `touch`."""
+    """pgbench script files: `verify` (sql.VERIFY_SQL), `verify_store` and `verify_batch` (the store's
+    statements), `touch`."""
     verify = f"\\set n random(1, {tokens})\n{VERIFY_SQL.format(token_hash=HASH_LOOKUP)};\n"
     touch = f"\\set id random(1, {touch_max_id})\n{TOUCH_SQL.format(session_id=':id')};\n"
     texts = {"verify": verify, "touch": touch}
     store = store_verify_sql()
     if store is not None:
         texts["verify_store"] = f"\\set n random(1, {tokens})\n{store};\n"
+    batch = store_batch_sql()
+    if batch is not None:
+        texts["verify_batch"] = f"\\set n random(1, {max(1, tokens - BATCH)})\n{batch};\n"
     workdir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, text in texts.items():

@@ -198,6 +198,7 @@ def print_report(doc: Doc, cfg: BenchConfig, console: Console) -> None:
         "table MB/M",
         "index MB/M",
         "verify tps",
+        "batch checks/s",
         "touch tps",
     ]:
         s.add_column(c, justify="right")
@@ -213,6 +214,7 @@ def print_report(doc: Doc, cfg: BenchConfig, console: Console) -> None:
             _fmt(per_m["sessions_table"] / MB),
             _fmt(per_m["sessions_indexes"] / MB),
             _fmt(_get(pg, "verify", "tps"), 0),
+            _fmt(_get(pg, "verify_batch", "checks_per_s"), 0),
             _fmt(_get(pg, "touch", "tps"), 0),
         )
     console.print(s)

@@ -188,11 +188,13 @@ class Bench:
     def pgbench(self, seeded: SeedResult) -> None:
         scripts = pgbench.scripts(self.workdir, seeded.bench_tokens, seeded.touch_max_id)
         out: Doc = {f"{name}_script": path.read_text() for name, path in scripts.items()}
-        for name in ("verify", "verify_store", "touch"):
+        for name in ("verify", "verify_store", "verify_batch", "touch"):
             if name not in scripts:
                 continue
             wait_until_quiet(self.cfg.quiet_wait_s)
             out[name] = pgbench.run(self.cfg.database_url, scripts[name], seconds=self.cfg.pgbench_s)
+            if name == "verify_batch" and "tps" in out[name]:
+                out[name]["checks_per_s"] = round(float(out[name]["tps"]) * pgbench.BATCH, 1)
             self.say(f"  pgbench {name}: {out[name].get('tps', out[name].get('error'))} tps")
         vacuum_analyze(self.cfg.database_url)  # the touches leave dead rows behind
         self.doc["pgbench"][str(seeded.sessions)] = out
