@@ -108,11 +108,11 @@ class AsyncPrincipalLookup:
         """One connection's life: take all queued checks, answer them in one statement, repeat."""
         try:
             connection = await self._connect()
-            statement = await connection.prepare(self._sql)
         except BaseException as exc:
             self._give_up(exc)
             return
         try:
+            statement = await connection.prepare(self._sql)
             while not self._closed:
                 if connection.is_closed():
                     # closed by the server while idle (restart, idle timeout): nothing was sent, so
