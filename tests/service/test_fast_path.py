@@ -134,17 +134,21 @@ def test_every_use_is_recorded_once_per_check(pg: Frontdesk) -> None:
 def test_a_connection_closed_by_the_server_while_idle_is_replaced_unnoticed(pg: Frontdesk) -> None:
     issued = make_session(pg, make_user(pg))
 
+    verify_backends = (
+        "FROM pg_stat_activity WHERE application_name = 'frontdesk-verify' AND datname = current_database()"
+    )
+
     async def body() -> list[bool]:
         assert await fast(pg, issued.token, False) is not None
         with pg.factory.begin() as db:
-            killed = db.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = 'frontdesk-verify' AND datname = current_database()"
-                )
-            ).scalar()
+            killed = db.execute(text(f"SELECT count(pg_terminate_backend(pid)) {verify_backends}")).scalar()
         assert killed and killed >= 1
-        await asyncio.sleep(0.5)  # the client notices the closed socket
+        for _ in range(50):  # until the backend is gone (bounded: 5 s)
+            with pg.factory() as db:
+                if not db.execute(text(f"SELECT count(*) {verify_backends}")).scalar():
+                    break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)  # the client reads the server's goodbye and marks the connection closed
         return [await fast(pg, issued.token, False) is not None for _ in range(3)]
 
     assert run(pg, body) == [True, True, True]
