@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from collections.abc import Callable
@@ -61,11 +62,32 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    insecure_dev_on_network: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev-on-network",
+            help="Allow development mode on a non-loopback --host (say, for a phone on your own network). "
+            "Development mode is not hardened: never on a network you do not trust.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API, pages and the mail sender (SIGTERM shuts down gracefully)."""
     import uvicorn
 
-    _settings()  # fail fast, with a readable message, on bad configuration
+    settings = _settings()  # fail fast, with a readable message, on bad configuration
+    if not settings.is_production and not is_loopback_host(host):
+        if not insecure_dev_on_network:
+            errors.print(
+                f"[red]refusing to serve development mode on {host}: it is reachable from the network. "
+                "Use --host 127.0.0.1, set FRONTDESK_ENV=production (with FRONTDESK_SECRET), or pass "
+                "--insecure-dev-on-network if you really mean it.[/red]"
+            )
+            raise typer.Exit(2)
+        errors.print(
+            f"[bold red]WARNING: development mode on {host}, reachable from the network "
+            "(--insecure-dev-on-network). Development mode is not hardened: do not use it on a network you do "
+            "not trust.[/bold red]"
+        )
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # /metrics then adds up every worker's counters
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="frontdesk-metrics-")
@@ -80,6 +102,16 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `--host` listens on this machine only (a loopback address or `localhost`)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
 
 
 @app.command("create-user")

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from frontdesk.devsecret import development_secret
 from frontdesk.errors import ConfigurationError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
@@ -110,6 +111,20 @@ class Settings(BaseSettings):
         for net in value:
             ipaddress.ip_network(net, strict=False)
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _development_secret(cls, data: object) -> object:
+        """Development without FRONTDESK_SECRET: a random secret kept in a file (see `devsecret`)."""
+        if (
+            isinstance(data, dict)
+            and data.get("secret") in (None, "")
+            and data.get("env", "development") == "development"
+        ):
+            url = data.get("database_url", cls.model_fields["database_url"].default)
+            text = url.get_secret_value() if isinstance(url, SecretStr) else str(url)
+            return {**data, "secret": development_secret(text)}
+        return data
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:

@@ -57,15 +57,24 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, log_dir: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None
+    database_url: str,
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    serve_args: tuple[str, ...] = (),
+    set_public_url: bool = True,
 ) -> LiveServer:
+    """`frontdesk serve` on a free port; `url` is how this machine reaches it (over loopback)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    if set_public_url:
+        env["FRONTDESK_PUBLIC_URL"] = url
     env.update(
         {
             "FRONTDESK_DATABASE_URL": database_url,
-            "FRONTDESK_PUBLIC_URL": url,
             "FRONTDESK_ARGON2_TIME_COST": str(FAST_ARGON2["argon2_time_cost"]),
             "FRONTDESK_ARGON2_MEMORY_COST_KIB": str(FAST_ARGON2["argon2_memory_cost_kib"]),
             "FRONTDESK_ARGON2_PARALLELISM": str(FAST_ARGON2["argon2_parallelism"]),
@@ -73,8 +82,8 @@ def start_server(
     )
     env.update(extra_env or {})
     log_path = log_dir / f"server-{port}.log"
-    command = [sys.executable, "-m", "frontdesk.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
+    command = [sys.executable, "-m", "frontdesk.cli", "serve", "--host", host, "--port", str(port)]
+    command += ["--workers", str(workers), *serve_args]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = LiveServer(url, database_url, process, log_path, env)
