@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tempfile
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
 from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import end_session_by_id, list_sessions
+from frontdesk.serving import is_loopback_host, plan_public_url
 from frontdesk.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -80,14 +80,21 @@ def serve(
             errors.print(
                 f"[red]refusing to serve development mode on {host}: it is reachable from the network. "
                 "Use --host 127.0.0.1, set FRONTDESK_ENV=production (with FRONTDESK_SECRET), or pass "
-                "--insecure-dev-on-network if you really mean it.[/red]"
+                "--insecure-dev-on-network if you really mean it.[/red]",
+                soft_wrap=True,
             )
             raise typer.Exit(2)
         errors.print(
             f"[bold red]WARNING: development mode on {host}, reachable from the network "
             "(--insecure-dev-on-network). Development mode is not hardened: do not use it on a network you do "
-            "not trust.[/bold red]"
+            "not trust.[/bold red]",
+            soft_wrap=True,
         )
+    plan = plan_public_url(settings, host, port)
+    if plan.follow is not None:
+        os.environ["FRONTDESK_PUBLIC_URL"] = plan.follow  # read by every worker's settings
+    if plan.note is not None:
+        errors.print(f"[yellow]{plan.note}[/yellow]" if plan.warning else plan.note, soft_wrap=True, highlight=False)
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # /metrics then adds up every worker's counters
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="frontdesk-metrics-")
@@ -102,16 +109,6 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=10,
     )
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether `--host` listens on this machine only (a loopback address or `localhost`)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost may resolve to anything
 
 
 @app.command("create-user")

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from frontdesk.cli import is_loopback_host
 from frontdesk.devsecret import development_secret, secret_path
 from frontdesk.service.runtime import Frontdesk
+from frontdesk.serving import is_loopback_host
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_app
 from frontdesk.web.pages.csrf import CsrfTokens

@@ -65,7 +65,7 @@ def create_app(
     for module in (open, account, admin, proxy, ops, devmail):
         app.include_router(module.router)
     pages.install(app)  # hosted pages and their stylesheet
-    app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))
+    app.add_middleware(CsrfMiddleware, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.state.verify_fast_path = fd.verify_lookup is not None
