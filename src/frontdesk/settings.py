@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     mail_from: str = "frontdesk <no-reply@localhost>"
     product_name: str = "frontdesk"
+    # operations: `/metrics` needs `Authorization: Bearer <metrics_token>` when set; unset, it is
+    # open in development and answers only local scrapers in production (docs/operations.md)
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
 
     # lifetimes (seed defaults; login link per OWASP ASVS 5.0)
     session_ttl: timedelta = timedelta(days=730)

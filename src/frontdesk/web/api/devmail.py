@@ -7,7 +7,6 @@ a proxy (a forwarding header: the proxy may be local, its client is not).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from html import escape
 
@@ -17,24 +16,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from frontdesk.errors import NotFound
 from frontdesk.mail import list_mailbox
 from frontdesk.web.deps import FD, Access, access
+from frontdesk.web.loopback import is_local_client
 
 router = APIRouter(prefix="/dev", tags=["development"])
-
-
-FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host")
-
-
-def is_local_client(request: Request) -> bool:
-    """The socket peer is a loopback address and no proxy forwarded the request."""
-    if request.client is None or any(name in request.headers for name in FORWARDING_HEADERS):
-        return False
-    try:
-        peer = ipaddress.ip_address(request.client.host)
-    except ValueError:
-        return False
-    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
-        peer = peer.ipv4_mapped
-    return peer.is_loopback
 
 
 def _entries(fd: FD, request: Request) -> list[dict[str, str | int]]:
