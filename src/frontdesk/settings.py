@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # operations: `/metrics` needs `Authorization: Bearer <metrics_token>` when set; unset, it is
     # open in development and answers only local scrapers in production (docs/operations.md)
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # `/docs` and `/redoc` (on|off); unset: on in development, off in production
+    api_docs: bool | None = None
 
     # lifetimes (seed defaults; login link per OWASP ASVS 5.0)
     session_ttl: timedelta = timedelta(days=730)
@@ -150,6 +152,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
 
 
 def load_settings() -> Settings:
