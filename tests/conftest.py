@@ -21,7 +21,7 @@ from frontdesk.clock import FrozenClock
 from frontdesk.db import make_engine, normalise_url
 from frontdesk.migrate import upgrade
 from frontdesk.models import Base
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings
 
 POSTGRES_URL = os.environ.get("FRONTDESK_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")

@@ -12,7 +12,7 @@ import pytest
 
 from frontdesk.clock import SystemClock
 from frontdesk.models import UserSession
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings
 from tests.conftest import FAST_ARGON2

@@ -22,9 +22,9 @@ from sqlalchemy.engine import make_url
 from frontdesk.db import make_engine
 from frontdesk.mail import MailboxEntry, list_mailbox
 from frontdesk.migrate import upgrade
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings
 from tests.conftest import FAST_ARGON2, POSTGRES_URL, REQUIRE_POSTGRES, _admin_engine, _postgres_reachable
 from tests.web.conftest import LiveServer, start_server

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from frontdesk.models import User, UserSession
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_server_app
 from frontdesk.web.fastverify import VerifyFastPath

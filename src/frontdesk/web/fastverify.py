@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS, VERIFICATIONS
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.sessions import DATABASE_UNAVAILABLE, authenticate_fast
 from frontdesk.web.credentials import read_credential
 from frontdesk.web.errors import AmbiguousCredentials

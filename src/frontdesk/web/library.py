@@ -22,8 +22,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web.credentials import read_credential

@@ -13,8 +13,8 @@ from fastapi import Depends, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal, RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings
 from frontdesk.web.credentials import SESSION_COOKIE, RequestInfo
