@@ -38,7 +38,8 @@ class VerifyFastPath:
     """Answer `GET /v1/verify` directly; pass everything else to the app."""
 
     def __init__(self, app: ASGIApp, frontdesk: Frontdesk) -> None:
-        assert frontdesk.verify_lookup is not None, "the fast path needs PostgreSQL"
+        if frontdesk.verify_lookup is None:
+            raise ValueError("the verify fast path needs PostgreSQL (Frontdesk.verify_lookup)")
         self.app = app
         self.lookup = frontdesk.verify_lookup
         self.deps = frontdesk.deps
