@@ -23,4 +23,3 @@ class RequestContext:
 
 
 NO_CONTEXT = RequestContext()
-
