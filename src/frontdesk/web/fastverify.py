@@ -16,8 +16,9 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS, VERIFICATIONS
+from frontdesk.service.fastpath import DATABASE_UNAVAILABLE
 from frontdesk.service.runtime import Frontdesk
-from frontdesk.service.sessions import DATABASE_UNAVAILABLE, authenticate_fast
+from frontdesk.service.sessions import authenticate_fast
 from frontdesk.web.credentials import read_credential
 from frontdesk.web.errors import AmbiguousCredentials
 from frontdesk.web.middleware import send_error
