@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS
 from frontdesk.runtime import Frontdesk
-from frontdesk.service.sessions import DATABASE_UNAVAILABLE
+from frontdesk.service.fastpath import DATABASE_UNAVAILABLE
 from frontdesk.web.authn import Caller, identify_fast
 from frontdesk.web.verdict import UNAVAILABLE, DatabaseUnavailable, verify_answer
 
