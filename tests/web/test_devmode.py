@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from frontdesk.devsecret import development_secret, secret_path
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.serving import is_loopback_host
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_app

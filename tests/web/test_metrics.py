@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_app
 from tests.web.helpers import BACKENDS, STRICT_ENV, TRUSTED_PROXY, bearer, error_code, run_async, shared_server

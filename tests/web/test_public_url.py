@@ -81,7 +81,7 @@ def test_a_public_url_that_disagrees_is_said_once_and_named_in_the_refusal(tmp_p
 
 
 def migrated(database_url: str) -> str:
-    from frontdesk.service.runtime import Frontdesk
+    from frontdesk.runtime import Frontdesk
 
     fd = Frontdesk(Settings(database_url=database_url))
     fd.migrate()

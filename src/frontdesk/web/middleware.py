@@ -11,12 +11,11 @@ import time
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers
-from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS
 from frontdesk.origins import origin_of
-from frontdesk.web.credentials import SESSION_COOKIE
+from frontdesk.web.authn import has_session_cookie
 
 MAX_BODY_BYTES = 64 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -141,7 +140,7 @@ class CsrfMiddleware:
             headers = Headers(scope=scope)
             if not self._host_checked:
                 self._check_host(headers)
-            if not self._passes(headers):
+            if not self._passes(scope, headers):
                 if not self._refusal_logged:
                     self._refusal_logged = True
                     log.warning(
@@ -169,9 +168,9 @@ class CsrfMiddleware:
                 self.public_url,
             )
 
-    def _passes(self, headers: Headers) -> bool:
-        # parsed as the credential reader parses it (a substring test missed "frontdesk-session =…")
-        has_cookie = SESSION_COOKIE in cookie_parser(headers.get("cookie", ""))
+    def _passes(self, scope: Scope, headers: Headers) -> bool:
+        # read as the authenticator reads it: every Cookie header, parsed (not a substring test)
+        has_cookie = has_session_cookie(scope["headers"])
         if "authorization" in headers and not has_cookie:
             return True
         origin_header = headers.get("origin")

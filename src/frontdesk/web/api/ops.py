@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from frontdesk.settings import Settings
 from frontdesk.web.deps import FD, Access, access
-from frontdesk.web.errors import ErrorBody, ErrorCode, error_response, responses
+from frontdesk.web.errors import ErrorBody, ErrorCode, error_response, responses, unavailable_response
 from frontdesk.web.loopback import is_local_client
 from frontdesk.web.schemas import HealthResponse
 
@@ -25,9 +25,7 @@ def healthz(fd: FD) -> JSONResponse:
     """200 when the database answers, else 503."""
     if fd.database_ok():
         return JSONResponse({"status": "ok"})
-    return JSONResponse(
-        {"error": {"code": "service_unavailable", "message": "The database does not answer."}}, status_code=503
-    )
+    return unavailable_response("The database does not answer.")
 
 
 @router.get(
