@@ -102,11 +102,11 @@ def check_own_password(db: Session, deps: Deps, user: User, password: str, ctx: 
     cannot be used to guess the password at leisure.
     """
     bucket = ratelimit.account_key(user.id)
-    ratelimit.ensure_below(db, deps, bucket, deps.settings.login_failures_per_account)
+    ratelimit.take(db, deps, bucket, deps.settings.login_failures_per_account)
     if not deps.hasher.verify(user.hashed_password, password):
-        ratelimit.hit(db, deps, bucket)
         audit.record(db, deps, event, ctx, user_id=user.id)
         raise InvalidCredentials()
+    ratelimit.give_back(db, deps, bucket)
 
 
 def set_password(db: Session, deps: Deps, user: User, new_password: str, ctx: RequestContext) -> None:

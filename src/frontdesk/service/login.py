@@ -24,7 +24,8 @@ def login_with_password(
 
     Unknown user and wrong password give the same error after the same work (one Argon2
     verification). A banned user learns so only after a correct password. Failures count
-    against the account and the IP address in the database, so limits hold across processes.
+    against the account and the IP address in the database, so limits hold across processes;
+    the account's attempt is counted before the check, so no more than the limit are ever checked.
     """
     settings = deps.settings
     key = login_key(login)
@@ -36,16 +37,17 @@ def login_with_password(
     else:
         account_bucket = ratelimit.subject_key("login:account", key)
     ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None
-    ratelimit.ensure_below(db, deps, account_bucket, settings.login_failures_per_account)
+    # counted first, then checked: exact however many guesses arrive at once
+    ratelimit.take(db, deps, account_bucket, settings.login_failures_per_account)
     if ip_bucket:
         ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
     if not check_user_password(db, deps, visible, password):
-        ratelimit.hit(db, deps, account_bucket)
         if ip_bucket:
             ratelimit.hit(db, deps, ip_bucket)
         audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
         raise InvalidCredentials()
     assert visible is not None
+    ratelimit.give_back(db, deps, account_bucket)  # only failures count
     if visible.is_banned:
         audit.record(db, deps, "login.refused_suspended", ctx, user_id=visible.id)
         raise AccountSuspended()
