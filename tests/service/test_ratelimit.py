@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from frontdesk.clock import FrozenClock
 from frontdesk.crypto import Argon2Parameters, PasswordHasher
 from frontdesk.errors import InvalidCredentials, RateLimited
 from frontdesk.service.context import RequestContext
@@ -94,3 +95,45 @@ def test_40_concurrent_wrong_guesses_make_exactly_10_password_checks(
     assert outcomes == ["invalid"] * 10 + ["limited"] * 30
     with pytest.raises(RateLimited):  # the right password too, once over the limit
         fd.call(login_with_password, "victim", PASSWORD, False, at(99))
+
+
+def failures(fd: Frontdesk, login: str, count: int) -> None:
+    for i in range(count):
+        with pytest.raises(InvalidCredentials):
+            fd.call(login_with_password, login, f"wrong guess {i}", False, at(200))
+
+
+def test_over_limit_answer_is_the_same_whether_or_not_the_identifier_names_an_account(
+    fd: Frontdesk, settings: Settings
+) -> None:
+    make_user(fd, username="grace", email="grace@example.com")
+    limit = settings.login_failures_per_account
+    for login in ("grace", "nobody"):  # an account's name and a name that is no account
+        failures(fd, login, limit)
+        with pytest.raises(RateLimited):
+            fd.call(login_with_password, login, PASSWORD, False, at(201))
+    # Another spelling of the guessed account answers as any other email does: its own bucket is
+    # fresh, and the account's cap on real checks shows as a wrong password, not as a 429.
+    for other in ("grace@example.com", "someone@example.com"):
+        with pytest.raises(InvalidCredentials):
+            fd.call(login_with_password, other, PASSWORD, False, at(202))
+
+
+def test_an_account_gets_no_more_real_checks_through_its_other_spellings(
+    fd: Frontdesk, settings: Settings, hasher: CountingHasher, clock: FrozenClock
+) -> None:
+    user = make_user(fd, username="heidi", email="heidi@example.com")
+    limit = settings.login_failures_per_account
+    real: list[str | None] = []
+    check = hasher.verify
+
+    def recording(hashed: str | None, password: str) -> bool:
+        real.append(hashed)
+        return check(hashed, password)
+
+    hasher.verify = recording  # type: ignore[method-assign]
+    failures(fd, "heidi", limit)
+    failures(fd, "heidi@example.com", 3)
+    assert sum(1 for h in real if h == user.hashed_password) == limit
+    clock.advance(settings.rate_limit_window)
+    assert fd.call(login_with_password, "heidi@example.com", PASSWORD, False, at(203)).user.id == user.id
