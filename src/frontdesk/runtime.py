@@ -38,7 +38,7 @@ class Frontdesk:
         self._flusher: TouchFlusher | None = None
         # the asyncpg hot path for /v1/verify on PostgreSQL; SQLite has no async driver here
         self.verify_lookup: AsyncPrincipalLookup | None = None
-        if self.engine.dialect.name == "postgresql":
+        if self.engine.dialect.name == "postgresql" and settings.verify_connections > 0:
             self.verify_lookup = AsyncPrincipalLookup(
                 self.engine.url,
                 connections=settings.verify_connections,
