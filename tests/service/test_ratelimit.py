@@ -15,7 +15,7 @@ from frontdesk.crypto import Argon2Parameters, PasswordHasher
 from frontdesk.errors import InvalidCredentials, RateLimited
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import login_with_password
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings
 from tests.factories import PASSWORD, make_user
 
