@@ -5,13 +5,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from frontdesk.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pydantic._internal._repr import ReprArgs
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}
@@ -26,10 +29,28 @@ def parse_duration(text: str) -> timedelta | str:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-class Settings(BaseSettings):
-    """Everything frontdesk can be told. Frozen: construct a new one instead of mutating."""
+def hide_password(url: str) -> str:
+    """`url` with the password of its user part (if any) replaced by `***`, for reprs and messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:  # not a URL we can take apart: show nothing of it
+        return "***"
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
-    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", frozen=True, extra="ignore")
+
+class Settings(BaseSettings):
+    """Everything frontdesk can be told. Frozen: construct a new one instead of mutating.
+
+    Secrets never show in `repr()`/`str()` or in validation errors: `secret` and `smtp_url` are
+    `SecretStr` (read them with `.get_secret_value()`), and the password in `database_url` (a plain
+    `str`, as callers pass it on to drivers) is shown as `***`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", frozen=True, extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite:///./frontdesk.db"
     public_url: str = "http://127.0.0.1:8000"
@@ -116,6 +137,10 @@ class Settings(BaseSettings):
         if self.env == "production" and (self.secret is None or len(self.secret.get_secret_value()) < 32):
             raise ValueError("FRONTDESK_SECRET (32+ characters) is required when FRONTDESK_ENV=production")
         return self
+
+    def __repr_args__(self) -> ReprArgs:
+        for name, value in super().__repr_args__():
+            yield name, (hide_password(value) if name == "database_url" and isinstance(value, str) else value)
 
     @property
     def public_origin(self) -> str:
