@@ -13,9 +13,9 @@ import pytest
 from frontdesk.clock import FrozenClock
 from frontdesk.crypto import Argon2Parameters, PasswordHasher
 from frontdesk.errors import InvalidCredentials, RateLimited
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import login_with_password
-from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings
 from tests.factories import PASSWORD, make_user
 
