@@ -133,10 +133,13 @@ def test_api_key_sessions_revoke_ban(settings: Settings, fd: Frontdesk) -> None:
     assert run(settings, "ban", "cliuser").returncode == 0
     assert fd.read(authenticate, key, is_api_key=True) is None
     assert run(settings, "unban", "CLIUSER").returncode == 0
-    assert fd.read(authenticate, key, is_api_key=True) is not None
+    assert fd.read(authenticate, key, is_api_key=True) is None, "a ban ends keys for good (contract section 3)"
 
-    assert run(settings, "revoke", str(principal.session_id)).returncode == 0
-    assert fd.read(authenticate, key, is_api_key=True) is None
+    fresh = run(settings, "create-api-key", "cliuser", "--days", "7", "--name", "after unban").stdout.strip()
+    fresh_principal = fd.read(authenticate, fresh, is_api_key=True)
+    assert fresh_principal is not None
+    assert run(settings, "revoke", str(fresh_principal.session_id)).returncode == 0
+    assert fd.read(authenticate, fresh, is_api_key=True) is None
     missing = run(settings, "revoke", "999999999")
     assert missing.returncode == 1 and "No such session" in missing.stderr
 
