@@ -156,6 +156,13 @@ def for_error(exc: e.FrontdeskError) -> JSONResponse:
     return error_response(status, code, str(exc), headers_for(exc) or None)
 
 
+def for_http_error(exc: StarletteHTTPException) -> JSONResponse:
+    """The framework's own refusals (no route, wrong method, ...) in the contract's shape."""
+    code = STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+    message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 400 else "The request is not valid."
+    return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     problems = []
     for err in exc.errors()[:5]:
@@ -168,18 +175,19 @@ def install(app: FastAPI) -> None:
     """Register handlers so every error, even an unexpected one, has the contract's shape."""
 
     async def frontdesk_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, e.FrontdeskError)
+        if not isinstance(exc, e.FrontdeskError):
+            raise exc
         return for_error(exc)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):
+            raise exc
         return error_response(400, ErrorCode.INVALID_REQUEST, _validation_message(exc))
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        code = STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
-        message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 400 else "The request is not valid."
-        return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
+        if not isinstance(exc, StarletteHTTPException):
+            raise exc
+        return for_http_error(exc)
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database.unavailable", extra={"type": type(exc).__name__})

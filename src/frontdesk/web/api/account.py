@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from frontdesk.errors import MustConfirm, NotFound
+from frontdesk.errors import MustConfirm
 from frontdesk.service import accounts, sessions
 from frontdesk.web.deps import FD, Access, Caller, Ctx, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
+from frontdesk.web.ids import SessionId
 from frontdesk.web.schemas import (
     ApiKeyRequest,
     ApiKeyResponse,
@@ -47,10 +48,8 @@ def list_sessions(
     responses=responses(*AUTH, C.NOT_FOUND, C.CANNOT_DELETE_CURRENT_SESSION, C.CSRF_FAILED),
 )
 @access(Access.USER)
-def delete_session(session_id: int, caller: Caller, fd: FD, ctx: Ctx) -> Response:
+def delete_session(caller: Caller, session_id: SessionId, fd: FD, ctx: Ctx) -> Response:
     """End one of your other sessions or API keys; it stops working at once."""
-    if not 0 < session_id < 2**63:
-        raise NotFound("session")
     fd.call(sessions.revoke_session, caller, session_id, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

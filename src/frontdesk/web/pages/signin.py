@@ -17,7 +17,7 @@ from frontdesk.web.outcomes import counted
 from frontdesk.web.pages.emailed import landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
-from frontdesk.web.pages.page import P
+from frontdesk.web.pages.page import SIGNED_OUT, P
 
 router = APIRouter(include_in_schema=False)
 Next = Annotated[str | None, Query(alias="next")]
@@ -25,6 +25,11 @@ Next = Annotated[str | None, Query(alias="next")]
 NOTICES = {
     "signed-out": "You are signed out.",
     "session-ended": "Your session has ended. Please sign in again.",
+}
+# `?reason=`: why a page sent the browser here (see `Page.to_login`)
+REASONS = {
+    SIGNED_OUT: "You were signed out on this device (from another device, by a password change, or because "
+    "the session expired). Please sign in again.",
 }
 
 
@@ -39,11 +44,11 @@ def signed_in(p: P, result: AuthResult, target: str) -> Response:
 
 @router.get("/login")
 @access(Access.OPEN)
-def login_page(p: P, next_: Next = None, notice: str | None = None) -> Response:
+def login_page(p: P, next_: Next = None, notice: str | None = None, reason: str | None = None) -> Response:
     target = safe_next(next_, p.settings)
     if p.caller is not None:
         return p.redirect(target)
-    return p.show("login.html", Form(), next=target, notice=NOTICES.get(notice or ""))
+    return p.show("login.html", Form(), next=target, notice=NOTICES.get(notice or "") or REASONS.get(reason or ""))
 
 
 @router.post("/login")
