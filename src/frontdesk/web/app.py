@@ -20,7 +20,7 @@ from frontdesk.web.api import account, admin, devmail, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.deps import Access, access, access_of
 from frontdesk.web.fastverify import VerifyFastPath
-from frontdesk.web.middleware import BodyLimitMiddleware, CsrfMiddleware, MetricsMiddleware
+from frontdesk.web.middleware import BodyLimitMiddleware, CsrfMiddleware, MetricsMiddleware, NoSniffMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ def create_app(
     _declare_framework_routes(app)
     app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(NoSniffMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.state.verify_fast_path = fd.verify_lookup is not None
     return app

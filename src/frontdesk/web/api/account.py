@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from frontdesk.errors import MustConfirm
 from frontdesk.service import accounts, sessions
+from frontdesk.web.cookies import no_store
 from frontdesk.web.deps import FD, Access, Caller, Ctx, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
@@ -86,7 +87,8 @@ def change_password(body: ChangePasswordRequest, caller: Caller, fd: FD, ctx: Ct
     responses=responses(*AUTH, C.INVALID_CREDENTIALS, C.FORBIDDEN, C.CSRF_FAILED),
 )
 @access(Access.USER)
-def create_api_key(body: ApiKeyRequest, caller: Caller, fd: FD, ctx: Ctx) -> ApiKeyResponse:
+def create_api_key(body: ApiKeyRequest, caller: Caller, fd: FD, ctx: Ctx, response: Response) -> ApiKeyResponse:
     """A new API key (`Authorization: Bearer fdk_…`). The token is shown only in this response."""
     issued = fd.call(sessions.create_api_key, caller, body.password, body.name, body.expiry_days, ctx)
+    no_store(response)
     return ApiKeyResponse(id=issued.session.id, token=issued.token, expiry=issued.session.expiry)

@@ -11,7 +11,7 @@ from frontdesk.errors import FrontdeskError
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import end_current_session
-from frontdesk.web.cookies import clear_login_cookies, set_login_cookies
+from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, set_login_cookies
 from frontdesk.web.deps import Access, access
 from frontdesk.web.outcomes import counted
 from frontdesk.web.pages.emailed import landing, request_link
@@ -34,6 +34,8 @@ REASONS = {
 
 
 def signed_in(p: P, result: AuthResult, target: str) -> Response:
+    """Set the new session's cookies (ending a session of the same user this browser still had)."""
+    end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
     response = p.redirect(target)
     set_login_cookies(response, result, p.settings)
     return response
