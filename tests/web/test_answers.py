@@ -20,9 +20,8 @@ from frontdesk.web.app import create_app
 from frontdesk.web.errors import status_for
 from frontdesk.web.ids import MAX_ID
 from frontdesk.web.pages.forms import Form
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
-    BACKENDS,
     PASSWORD,
     Account,
     asgi_request,
@@ -32,15 +31,9 @@ from tests.web.helpers import (
     log_in,
     make_account,
     service,
-    shared_server,
     signed_in,
 )
 from tests.web.pages.forms import csrf_token, submit
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 # --- one error table -----------------------------------------------------------------------------

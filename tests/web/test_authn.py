@@ -18,9 +18,9 @@ from sqlalchemy.engine import make_url
 from frontdesk import FrontdeskAuth, Principal, Settings
 from frontdesk.db import make_engine
 from frontdesk.migrate import upgrade
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.web.authn import (
     COOKIE_AND_HEADER,
     TWO_AUTHORIZATION_HEADERS,
@@ -29,8 +29,9 @@ from frontdesk.web.authn import (
     has_session_cookie,
     read_credential,
 )
-from tests.conftest import FAST_ARGON2, POSTGRES_URL, _admin_engine
-from tests.web.conftest import LiveServer, start_server
+from tests.databases import POSTGRES_URL, _admin_engine
+from tests.fast import FAST_ARGON2
+from tests.live import LiveServer, start_server
 from tests.web.helpers import (
     DEFAULT_ENV,
     PASSWORD,

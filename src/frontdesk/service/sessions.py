@@ -8,6 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -21,12 +22,11 @@ from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe, locate
 from frontdesk.store import sessions as store
 from frontdesk.store import users as user_store
-from frontdesk.store.fastpath import UNAVAILABLE as DATABASE_UNAVAILABLE
-from frontdesk.store.fastpath import AsyncPrincipalLookup
+
+if TYPE_CHECKING:  # the asyncpg fast path is the server's (frontdesk[server]); see service/fastpath.py
+    from frontdesk.store.fastpath import AsyncPrincipalLookup
 
 log = logging.getLogger(__name__)
-
-__all__ = ["DATABASE_UNAVAILABLE"]  # errors meaning "the database is not answering" on the fast path
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20

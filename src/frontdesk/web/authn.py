@@ -27,8 +27,8 @@ from typing import Literal
 from starlette.requests import cookie_parser
 
 from frontdesk.crypto import MAX_TOKEN_LENGTH
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate, authenticate_fast
 
 SESSION_COOKIE = "frontdesk-session"

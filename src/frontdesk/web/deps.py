@@ -9,8 +9,8 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 
 from frontdesk.errors import Forbidden
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal, RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.errors import AmbiguousCredentials, Unauthenticated

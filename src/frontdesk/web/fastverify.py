@@ -17,8 +17,8 @@ import time
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS
-from frontdesk.service.runtime import Frontdesk
-from frontdesk.service.sessions import DATABASE_UNAVAILABLE
+from frontdesk.runtime import Frontdesk
+from frontdesk.service.fastpath import DATABASE_UNAVAILABLE
 from frontdesk.web.authn import Caller, identify_fast
 from frontdesk.web.verdict import UNAVAILABLE, DatabaseUnavailable, verify_answer
 

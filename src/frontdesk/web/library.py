@@ -20,8 +20,8 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.errors import DATABASE_ERRORS, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, ErrorCode

@@ -17,8 +17,8 @@ from fastapi import Depends, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal, RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings
 from frontdesk.web.authn import Refused, has_session_cookie, identify
 from frontdesk.web.cookies import clear_login_cookies
