@@ -111,7 +111,7 @@ def create_api_key_command(
     fd = _frontdesk()
 
     def create() -> str:
-        with fd.factory.begin() as db:
+        with fd.transaction() as db:
             target = find_user_by_ref(db, user)
             return issue_api_key(db, fd.deps, target.id, days, CLI, actor_id=None, name=name, email_it=False).token
 
@@ -128,7 +128,7 @@ def sessions(user: Annotated[str, typer.Argument(help="Username, email or id.")]
     def listing() -> list[list[str]]:
         rows: list[list[str]] = []
         token: str | None = None
-        with fd.read_factory.begin() as db:
+        with fd.transaction(readonly=True) as db:
             target = find_user_by_ref(db, user)
             while True:
                 page = list_sessions(db, fd.deps, target.id, 100, token)
@@ -169,7 +169,7 @@ def _set_ban(user: str, banned: bool) -> None:
     fd = _frontdesk()
 
     def apply() -> str:
-        with fd.factory.begin() as db:
+        with fd.transaction() as db:
             target = find_user_by_ref(db, user)
             set_banned(db, fd.deps, target.id, banned, CLI, actor_id=None)
             return target.username
