@@ -21,7 +21,7 @@ from frontdesk.service.admin import issue_api_key
 from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
 from frontdesk.service.sessions import end_session_by_id, list_sessions
-from frontdesk.settings import Settings, load_settings
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, Settings, load_settings
 
 app = typer.Typer(
     help="frontdesk: authentication and sessions for web apps.",
@@ -104,7 +104,15 @@ def create_user_command(
 @app.command("create-api-key")
 def create_api_key_command(
     user: Annotated[str, typer.Argument(help="Username, email or id.")],
-    days: Annotated[int, typer.Option(min=1, max=730, help="Days until it expires.")] = 365,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=API_KEY_MIN_DAYS,
+            max=API_KEY_MAX_DAYS,
+            help="Days until it expires [default: FRONTDESK_API_KEY_DEFAULT_DAYS].",
+            show_default=False,
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "created with the CLI",
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
