@@ -75,8 +75,8 @@ def test_repr_hides_the_bodies() -> None:
     assert "SECRETSECRET" not in repr(email)
 
 
-def test_every_kind_but_the_password_notice_carries_a_secret() -> None:
-    assert [name for name, kind in KINDS.items() if not kind.carries_secret] == ["password_changed"]
+def test_only_the_notices_carry_no_secret() -> None:
+    assert [name for name, kind in KINDS.items() if not kind.carries_secret] == ["password_changed", "api_key_notice"]
 
 
 def test_every_kind_with_a_link_says_how_long_it_works() -> None:

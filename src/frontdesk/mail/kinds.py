@@ -79,6 +79,12 @@ KINDS: Mapping[str, EmailKind] = _kinds(
         frozenset({"name", "key_name", "token", "expiry"}),
         carries_secret=True,
     ),
+    EmailKind(
+        "api_key_notice",
+        "A new API key was created for your {product} account",
+        frozenset({"name", "key_name", "expiry", "device"}),
+        carries_secret=False,
+    ),
 )
 
 
