@@ -21,7 +21,7 @@ from frontdesk.service.admin import issue_api_key
 from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
 from frontdesk.service.sessions import end_session_by_id, list_sessions
-from frontdesk.settings import Settings, load_settings
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, Settings, load_settings
 
 app = typer.Typer(
     help="frontdesk: authentication and sessions for web apps.",
@@ -104,14 +104,22 @@ def create_user_command(
 @app.command("create-api-key")
 def create_api_key_command(
     user: Annotated[str, typer.Argument(help="Username, email or id.")],
-    days: Annotated[int, typer.Option(min=1, max=730, help="Days until it expires.")] = 365,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=API_KEY_MIN_DAYS,
+            max=API_KEY_MAX_DAYS,
+            help="Days until it expires [default: FRONTDESK_API_KEY_DEFAULT_DAYS].",
+            show_default=False,
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "created with the CLI",
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
     fd = _frontdesk()
 
     def create() -> str:
-        with fd.factory.begin() as db:
+        with fd.transaction() as db:
             target = find_user_by_ref(db, user)
             return issue_api_key(db, fd.deps, target.id, days, CLI, actor_id=None, name=name, email_it=False).token
 
@@ -128,7 +136,7 @@ def sessions(user: Annotated[str, typer.Argument(help="Username, email or id.")]
     def listing() -> list[list[str]]:
         rows: list[list[str]] = []
         token: str | None = None
-        with fd.read_factory.begin() as db:
+        with fd.transaction(readonly=True) as db:
             target = find_user_by_ref(db, user)
             while True:
                 page = list_sessions(db, fd.deps, target.id, 100, token)
@@ -169,7 +177,7 @@ def _set_ban(user: str, banned: bool) -> None:
     fd = _frontdesk()
 
     def apply() -> str:
-        with fd.factory.begin() as db:
+        with fd.transaction() as db:
             target = find_user_by_ref(db, user)
             set_banned(db, fd.deps, target.id, banned, CLI, actor_id=None)
             return target.username

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from frontdesk.errors import FrontdeskError, InvalidCredentials, NotFound
 from frontdesk.service import accounts, sessions
 from frontdesk.service.context import Principal
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
 from frontdesk.web.deps import Access, access
 from frontdesk.web.ids import SessionId
 from frontdesk.web.pages.forms import Form, Posted
@@ -117,8 +118,8 @@ def create_api_key(p: P, caller: SignedIn, posted: Posted) -> Response:
     days_text = form.need(posted, "expiry_days", "Enter how many days the key should work.").strip()
     password = form.need(posted, "password", "Enter your password to confirm it's you.")
     days = int(days_text) if days_text.isdigit() and len(days_text) < 5 else 0
-    if days_text and not 1 <= days <= 730:
-        form.fail("Enter a whole number of days from 1 to 730.", 400, "expiry_days")
+    if days_text and not API_KEY_MIN_DAYS <= days <= API_KEY_MAX_DAYS:
+        form.fail(f"Enter a whole number of days from {API_KEY_MIN_DAYS} to {API_KEY_MAX_DAYS}.", 400, "expiry_days")
     if not form.invalid:
         try:
             issued = p.fd.call(sessions.create_api_key, caller, password, name, days, p.ctx)

@@ -117,7 +117,7 @@ def login_link_submit(p: P, posted: Posted) -> Response:
     def send(user: str) -> None:
         p.fd.call(login_service.request_login_link, user, p.ctx)
 
-    return request_link(p, posted, "login_link.html", send, kind="login_link", ttl=p.settings.login_token_ttl)
+    return request_link(p, posted, "login_link.html", send, kind="login_link")
 
 
 @router.get("/login-link/confirm")
