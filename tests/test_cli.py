@@ -72,6 +72,83 @@ def run(settings: Settings, *args: str, stdin: str = "") -> Outcome:
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
+def run_with(database_url: str, *args: str, stdin: str = "") -> Outcome:
+    """The command in this process on `database_url` (which may be unusable on purpose)."""
+    from typer.testing import CliRunner
+
+    from frontdesk.cli import app
+
+    env = {**cli_env(Settings()), "FRONTDESK_DATABASE_URL": database_url}
+    result = CliRunner().invoke(app, list(args), input=stdin, env=env)
+    return Outcome(result.exit_code, result.stdout, result.stderr)
+
+
+# every command, with the arguments it needs to get as far as the database
+EVERY_INVOCATION = [
+    ["migrate"],
+    ["serve", "--port", "1"],
+    ["create-user", "someone", "--email", "s@example.com", "--name", "S"],
+    ["create-api-key", "someone"],
+    ["sessions", "someone"],
+    ["revoke", "1"],
+    ["ban", "someone"],
+    ["unban", "someone"],
+    ["cleanup"],
+    ["mail-worker", "--once"],
+    ["mail-status"],
+]
+
+
+def _bad_databases(tmp: str) -> dict[str, tuple[str, str]]:
+    """Name -> (URL, what the one line must say)."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import POSTGRES_URL
+    from tests.reliability.conftest import free_port
+
+    missing = make_url(POSTGRES_URL).set(database="does_not_exist").render_as_string(hide_password=False)
+    return {
+        "missing": (missing, 'database "does_not_exist" does not exist; create it'),
+        "unreachable": (f"postgresql://app@127.0.0.1:{free_port()}/app", "Connection refused; nothing answers there"),
+        "unsupported": (
+            "mysql://app:pw@db/app",
+            "FRONTDESK_DATABASE_URL: names 'mysql', a database frontdesk does not",
+        ),
+        "not a url": ("localhost:5432", "FRONTDESK_DATABASE_URL: is not a database URL"),
+        "sqlite folder": (f"sqlite:///{tmp}/no/such/folder.db", "unable to open database file"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "unreachable", "unsupported", "not a url", "sqlite folder"])
+def test_an_unusable_database_is_one_line_and_exit_2(case: str, tmp_path: pytest.TempPathFactory) -> None:
+    url, says = _bad_databases(str(tmp_path))[case]
+    assert run_with(url, "--help").returncode == 0
+    for invocation in EVERY_INVOCATION:
+        result = run_with(url, *invocation, stdin="a long enough secret\na long enough secret\n")
+        assert result.returncode == 2, (invocation, result)
+        assert len(result.stderr.splitlines()) == 1 and says in result.stderr, (invocation, result.stderr)
+        assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr + result.stdout
+        assert "pw@" not in result.stderr
+
+
+def test_an_unmigrated_database_says_run_migrate(tmp_path: pytest.TempPathFactory) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    for invocation in EVERY_INVOCATION[1:]:
+        result = run_with(url, *invocation, stdin="a long enough secret\na long enough secret\n")
+        assert result.returncode == 2, (invocation, result)
+        assert (
+            result.stderr == f"Error: the database {url} has no frontdesk tables yet; run `frontdesk migrate` first\n"
+        )
+
+
+def test_the_missing_database_of_the_issue_as_a_real_process() -> None:
+    """Issue 13: `migrate` on a missing PostgreSQL database printed 142 lines."""
+    url, says = _bad_databases("/nonexistent")["missing"]
+    result = run_process(Settings(database_url=url), "migrate")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and says in result.stderr, result.stderr
+
+
 def test_every_command_has_help() -> None:
     from typer.testing import CliRunner
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontdesk import errors as e
+from frontdesk.availability import DATABASE_OUTAGE
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database.unavailable", extra={"type": type(exc).__name__})
+        DATABASE_OUTAGE.failed(exc, "request")
         return error_response(
             503, ErrorCode.SERVICE_UNAVAILABLE, "The service is briefly unavailable.", {"Retry-After": "5"}
         )

@@ -15,6 +15,7 @@ import time
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from frontdesk.availability import DATABASE_OUTAGE
 from frontdesk.metrics import LATENCY, REQUESTS, VERIFICATIONS
 from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import DATABASE_UNAVAILABLE, authenticate_fast
@@ -68,7 +69,7 @@ class VerifyFastPath:
                 )
             except DATABASE_UNAVAILABLE as exc:
                 _UNAVAILABLE.inc()
-                log.warning("database.unavailable", extra={"type": type(exc).__name__})
+                DATABASE_OUTAGE.failed(exc, "/v1/verify")
                 await send_error(send, 503, "service_unavailable", "The service is briefly unavailable.")
                 return 503
         if principal is None:
