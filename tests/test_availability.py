@@ -18,8 +18,8 @@ from frontdesk.errors import DatabaseUnavailable
 from frontdesk.mail import MailWorker, MemoryTransport
 from frontdesk.migrate import upgrade
 from frontdesk.settings import Settings
-from tests.conftest import POSTGRES_URL
-from tests.reliability.conftest import free_port
+from tests.databases import POSTGRES_URL
+from tests.live import free_port
 
 
 def _problem(url: str, *, migrated: bool = True) -> str:

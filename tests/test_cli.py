@@ -12,11 +12,11 @@ import pytest
 
 from frontdesk.clock import SystemClock
 from frontdesk.models import UserSession
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings
-from tests.conftest import FAST_ARGON2
 from tests.factories import make_session, make_user
+from tests.fast import FAST_ARGON2_ENV
 
 COMMANDS = [
     "migrate",
@@ -40,7 +40,7 @@ def clock() -> SystemClock:
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
-    env = {f"FRONTDESK_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()}
+    env = dict(FAST_ARGON2_ENV)
     env["FRONTDESK_DATABASE_URL"] = settings.database_url
     env["COLUMNS"] = "200"
     return env
@@ -103,8 +103,8 @@ def _bad_databases(tmp: str) -> dict[str, tuple[str, str]]:
     """Name -> (URL, what the one line must say)."""
     from sqlalchemy.engine import make_url
 
-    from tests.conftest import POSTGRES_URL
-    from tests.reliability.conftest import free_port
+    from tests.databases import POSTGRES_URL
+    from tests.live import free_port
 
     missing = make_url(POSTGRES_URL).set(database="does_not_exist").render_as_string(hide_password=False)
     return {
@@ -207,13 +207,14 @@ def test_api_key_sessions_revoke_ban(settings: Settings, fd: Frontdesk) -> None:
     listing = run(settings, "sessions", "cliuser")
     assert listing.returncode == 0 and "deploy" in listing.stdout and str(principal.session_id) in listing.stdout
 
-    assert run(settings, "ban", "cliuser").returncode == 0
-    assert fd.read(authenticate, key, is_api_key=True) is None
-    assert run(settings, "unban", "CLIUSER").returncode == 0
-    assert fd.read(authenticate, key, is_api_key=True) is not None
-
     assert run(settings, "revoke", str(principal.session_id)).returncode == 0
     assert fd.read(authenticate, key, is_api_key=True) is None
+
+    second = run(settings, "create-api-key", "cliuser").stdout.strip()
+    assert run(settings, "ban", "cliuser").returncode == 0
+    assert fd.read(authenticate, second, is_api_key=True) is None
+    assert run(settings, "unban", "CLIUSER").returncode == 0
+    assert fd.read(authenticate, second, is_api_key=True) is None  # a ban ends every key for good
     missing = run(settings, "revoke", "999999999")
     assert missing.returncode == 1 and "No such session" in missing.stderr
 

@@ -16,6 +16,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 TOKEN_BYTES = 32
 API_KEY_PREFIX = "fdk_"
+# The longest token any frontdesk credential or link can carry (ours are 43-47 characters); a
+# longer one is refused unread wherever a token arrives: header, cookie, JSON body or form.
+MAX_TOKEN_LENGTH = 512
 
 
 def new_session_token() -> str:
