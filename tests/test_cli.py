@@ -187,6 +187,42 @@ def test_create_user_prompts_for_password(settings: Settings, fd: Frontdesk) -> 
     assert fd.call(login_with_password, "root_admin", password, False, NO_CONTEXT).user.is_superuser
 
 
+def test_create_user_reads_the_password_from_stdin(settings: Settings, fd: Frontdesk) -> None:
+    password = "  spaces at both ends are kept  "
+    result = run(
+        settings,
+        "create-user",
+        "piped",
+        "--email",
+        "piped@example.com",
+        "--name",
+        "Piped",
+        "--password-stdin",
+        stdin=f"{password}\nignored second line\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert password.strip() not in result.stdout + result.stderr and "Password" not in result.stdout
+    from frontdesk.service.context import NO_CONTEXT
+    from frontdesk.service.login import login_with_password
+
+    assert fd.call(login_with_password, "piped", password, False, NO_CONTEXT).user.username == "piped"
+
+
+def test_create_user_takes_no_password_argument(settings: Settings) -> None:
+    refused = run(settings, "create-user", "u1", "--email", "u1@example.com", "--name", "U", "--password", "x" * 12)
+    assert refused.returncode == 2 and "No such option" in refused.stderr
+    empty = run(settings, "create-user", "u1", "--email", "u1@example.com", "--name", "U", "--password-stdin")
+    assert empty.returncode == 2 and "stdin is empty" in empty.stderr
+
+
+def test_create_user_prompt_hides_and_confirms(settings: Settings) -> None:
+    mismatch = run(
+        settings, "create-user", "u2", "--email", "u2@example.com", "--name", "U", stdin="first secret!\nother one!!\n"
+    )
+    assert mismatch.returncode != 0 and "do not match" in mismatch.stdout + mismatch.stderr
+    assert "first secret!" not in mismatch.stdout  # hidden input is not echoed
+
+
 def test_create_user_refuses_a_weak_password(settings: Settings) -> None:
     result = run(
         settings, "create-user", "weak", "--email", "w@example.com", "--name", "W", stdin="password\npassword\n"

@@ -118,14 +118,18 @@ def serve(
 
 @app.command("create-user")
 def create_user_command(
-    username: str,
-    email: Annotated[str, typer.Option(prompt=True, help="Email address.")],
-    name: Annotated[str, typer.Option(prompt=True, help="Display name.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="3-32 letters, digits or _.")],
+    email: Annotated[str, typer.Option(prompt=True, metavar="EMAIL", help="Email address.")],
+    name: Annotated[str, typer.Option(prompt=True, metavar="NAME", help="Display name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (for scripts).")
+    ] = False,
     superuser: Annotated[bool, typer.Option("--superuser", help="Make an administrator.")] = False,
 ) -> None:
-    """Create a user (the password is prompted for, never taken from history)."""
+    """Create a user. The password is never an argument (arguments end up in shell history and
+    `ps`): it is prompted for, hidden and twice, or read from stdin with --password-stdin."""
     fd = _frontdesk()
+    password = _read_password(password_stdin)
     user = _run(
         fd,
         lambda: fd.call(
@@ -133,6 +137,18 @@ def create_user_command(
         ),
     )
     console.print(f"created user {user.username} (id {user.id}){' as superuser' if superuser else ''}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The first line of stdin exactly as given (only the line break is dropped), or a hidden prompt
+    asked twice."""
+    if not from_stdin:
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = typer.get_text_stream("stdin").readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        _fail("--password-stdin: stdin is empty; pipe the password in, e.g. printf %s \"$PW\" | frontdesk ...", 2)
+    return password
 
 
 @app.command("create-api-key")
