@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontdesk import errors as e
+from frontdesk.availability import DATABASE_OUTAGE
 from frontdesk.service.identity import USERNAME_HELP
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ def install(app: FastAPI) -> None:
         return for_http_error(exc)
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database.unavailable", extra={"type": type(exc).__name__})
+        DATABASE_OUTAGE.failed(exc, "request")
         return unavailable_response()
 
     app.add_exception_handler(e.FrontdeskError, frontdesk_error)

@@ -7,17 +7,15 @@ route describes it in the OpenAPI document and answers it on SQLite. Both write 
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request, Response
 
+from frontdesk.availability import DATABASE_OUTAGE
 from frontdesk.web.authn import Caller, identify
 from frontdesk.web.deps import FD, Access, access
 from frontdesk.web.errors import DATABASE_ERRORS, responses
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.verdict import UNAVAILABLE, DatabaseUnavailable, verify_answer
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["proxy"])
 
 
@@ -40,7 +38,7 @@ def verify(request: Request, fd: FD) -> Response:
     try:
         verdict = identify(fd, request.scope["headers"])
     except DATABASE_ERRORS as exc:
-        log.warning("database.unavailable", extra={"type": type(exc).__name__})
+        DATABASE_OUTAGE.failed(exc, "/v1/verify")
         verdict = UNAVAILABLE
     answer = verify_answer(verdict)
     response = Response(status_code=answer.status, content=answer.body)
