@@ -19,14 +19,19 @@ import secrets
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 SERVER_DATABASE_FILE = Path("frontdesk-dev.secret")
 MIN_LENGTH = 32
 
 
 def secret_path(database_url: str) -> Path | None:
-    """Where the development secret for this database lives; None for an in-memory database."""
-    url = make_url(database_url)
+    """Where the development secret for this database lives; None for an in-memory database (or a
+    URL that is not one: the settings then refuse it with their own message)."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return None
     if not url.get_backend_name().startswith("sqlite"):
         return SERVER_DATABASE_FILE
     database = url.database or ""
@@ -39,7 +44,8 @@ def secret_path(database_url: str) -> Path | None:
 def development_secret(database_url: str) -> str:
     """Read the development secret for this database, making it first if there is none."""
     path = secret_path(database_url)
-    if path is None:
+    if path is None or not path.parent.is_dir():
+        # no file to keep it in; a database in a missing folder can't open either, and says so
         return secrets.token_urlsafe(32)
     try:
         if not path.exists():

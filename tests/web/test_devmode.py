@@ -79,7 +79,7 @@ def test_a_configured_secret_wins_and_production_still_requires_one(tmp_path: Pa
     settings = Settings(database_url=url, secret="s" * 32)  # type: ignore[arg-type]
     assert settings.secret is not None and settings.secret.get_secret_value() == "s" * 32
     assert not (tmp_path / "frontdesk.db-secret").exists()
-    with pytest.raises(ValidationError, match="FRONTDESK_SECRET"):
+    with pytest.raises(ValidationError, match="FRONTDESK_ENV=production"):
         Settings(database_url=url, env="production")
     assert not (tmp_path / "frontdesk.db-secret").exists(), "production must never fall back to a file"
 
