@@ -68,17 +68,23 @@ CONTRACT: dict[tuple[str, str], dict[str, int]] = {
         "password_too_short": 400,
         "password_too_long": 400,
         "insecure_password": 400,
+        "rate_limited": 429,
     },
-    ("post", "/v1/api-keys"): {"unauthenticated": 401, "invalid_credentials": 401, "forbidden": 403},
+    ("post", "/v1/api-keys"): {
+        "unauthenticated": 401,
+        "invalid_credentials": 401,
+        "forbidden": 403,
+        "rate_limited": 429,  # wrong passwords count against the account's login limit
+    },
     ("post", "/v1/admin/users/{user_id}/ban"): {"forbidden": 403},
     ("post", "/v1/admin/users/{user_id}/unban"): {"forbidden": 403},
     ("post", "/v1/admin/users/{user_id}/revoke-sessions"): {"forbidden": 403},
     ("post", "/v1/admin/users/{user_id}/api-keys"): {"forbidden": 403},
     ("get", "/v1/verify"): {"unauthenticated": 401, "ambiguous_credentials": 401},
     ("get", "/healthz"): {},  # its 503 is checked below
-    ("get", "/metrics"): {},
-    ("get", "/dev/mail"): {},
-    ("get", "/dev/mail.json"): {},
+    ("get", "/metrics"): {"unauthenticated": 401, "forbidden": 403},  # a wrong token; production, not local
+    ("get", "/dev/mail"): {"not_found": 404},  # production, or not a local client
+    ("get", "/dev/mail.json"): {"not_found": 404},
 }
 # Every unsafe request can be refused for its origin or its size, and any body for its shape.
 EVERY_UNSAFE = {"csrf_failed": 403, "payload_too_large": 413, "invalid_request": 400}
@@ -297,3 +303,21 @@ def test_responses_conform_to_the_document(request: pytest.FixtureRequest, backe
     statuses = {status for _, _, status in record.seen}
     assert {200, 201, 202, 204, 400, 401, 403, 404, 409, 413} <= statuses, statuses
     assert len(record.seen) >= 35
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_password_checks_of_a_signed_in_user_can_answer_the_documented_429(
+    request: pytest.FixtureRequest, backend: str
+) -> None:
+    """Before: POST /v1/api-keys answered 429 (schemathesis' status-code conformance) undocumented."""
+    server = shared_server(request, backend)  # 10 failures per account
+    document = httpx.get(f"{server.url}/openapi.json").json()
+    account = make_account(server)
+    with signed_in(server, account) as browser:
+        for path, body in (
+            ("/v1/api-keys", {"password": "not the password", "name": "k"}),
+            ("/v1/password", {"old_password": "not the password", "new_password": "a new long passphrase"}),
+        ):
+            statuses = {browser.post(path, json=body).status_code for _ in range(11)}
+            assert 429 in statuses, (path, statuses)
+            assert statuses <= {int(s) for s in document["paths"][path]["post"]["responses"]}, (path, statuses)

@@ -257,8 +257,11 @@ def _add_code(answers: dict[str, Any], status: int, code: ErrorCode) -> None:
     answer["description"] = prefix + ", ".join(sorted(names | {code.value}))
 
 
-def responses(*codes: ErrorCode) -> dict[int | str, dict[str, object]]:
-    """OpenAPI `responses` for a route: each status it can answer with and the codes behind it."""
+def responses(*codes: ErrorCode, non_json_route: bool = False) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` for a route: each status it can answer with and the codes behind it.
+
+    `non_json_route`: the route's own answer is not JSON (HTML, Prometheus text), so its errors
+    name their `application/json` body explicitly instead of taking the route's media type."""
     by_status: dict[int, list[str]] = {}
     for code in (*codes, ErrorCode.INVALID_REQUEST):
         status = (
@@ -268,7 +271,12 @@ def responses(*codes: ErrorCode) -> dict[int | str, dict[str, object]]:
         )
         by_status.setdefault(status, []).append(code.value)
     by_status.setdefault(503, []).append(ErrorCode.SERVICE_UNAVAILABLE.value)
+    body: dict[str, object] = (
+        {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        if non_json_route
+        else {"model": ErrorBody}
+    )
     return {
-        status: {"model": ErrorBody, "description": "Error codes: " + ", ".join(sorted(set(names)))}
+        status: {**body, "description": "Error codes: " + ", ".join(sorted(set(names)))}
         for status, names in sorted(by_status.items())
     }

@@ -70,7 +70,13 @@ def revoke_other_sessions(body: ConfirmRequest, caller: Caller, fd: FD, ctx: Ctx
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(
-        *AUTH, C.INVALID_CREDENTIALS, C.PASSWORD_TOO_SHORT, C.PASSWORD_TOO_LONG, C.INSECURE_PASSWORD, C.CSRF_FAILED
+        *AUTH,
+        C.INVALID_CREDENTIALS,
+        C.PASSWORD_TOO_SHORT,
+        C.PASSWORD_TOO_LONG,
+        C.INSECURE_PASSWORD,
+        C.RATE_LIMITED,  # wrong old passwords count against the account's login limit
+        C.CSRF_FAILED,
     ),
 )
 @access(Access.USER)
@@ -87,7 +93,7 @@ def change_password(body: ChangePasswordRequest, caller: Caller, fd: FD, ctx: Ct
     "/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyResponse,
-    responses=responses(*AUTH, C.INVALID_CREDENTIALS, C.FORBIDDEN, C.CSRF_FAILED),
+    responses=responses(*AUTH, C.INVALID_CREDENTIALS, C.FORBIDDEN, C.RATE_LIMITED, C.CSRF_FAILED),
 )
 @access(Access.USER)
 def create_api_key(body: ApiKeyRequest, caller: Caller, fd: FD, ctx: Ctx, response: Response) -> ApiKeyResponse:

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from frontdesk.errors import NotFound
 from frontdesk.mail import list_mailbox
 from frontdesk.web.deps import FD, Access, access
+from frontdesk.web.errors import ErrorCode, responses
 from frontdesk.web.loopback import is_local_client
 
 router = APIRouter(prefix="/dev", tags=["development"])
@@ -27,7 +28,7 @@ def _entries(fd: FD, request: Request) -> list[dict[str, str | int]]:
     return [entry.to_json() for entry in fd.read(lambda db, _deps: list_mailbox(db, limit=100))]
 
 
-@router.get("/mail.json")
+@router.get("/mail.json", responses=responses(ErrorCode.NOT_FOUND))
 @access(Access.DEV)
 def mail_json(fd: FD, request: Request) -> JSONResponse:
     """Emails in the outbox, newest first: `{"id","to","subject","text","html","created"}`.
@@ -35,7 +36,7 @@ def mail_json(fd: FD, request: Request) -> JSONResponse:
     return JSONResponse(_entries(fd, request))
 
 
-@router.get("/mail", response_class=HTMLResponse)
+@router.get("/mail", response_class=HTMLResponse, responses=responses(ErrorCode.NOT_FOUND, non_json_route=True))
 @access(Access.DEV)
 def mail_html(fd: FD, request: Request) -> HTMLResponse:
     """The same, for a person: each email's subject, recipient and text with clickable links."""

@@ -33,7 +33,7 @@ def healthz(fd: FD) -> JSONResponse:
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {}}},
-        **responses(ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN),
+        **responses(ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, non_json_route=True),
     },
 )
 @access(Access.OPS)
