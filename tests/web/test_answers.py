@@ -35,7 +35,6 @@ from tests.web.helpers import (
 )
 from tests.web.pages.forms import csrf_token, submit
 
-
 # --- one error table -----------------------------------------------------------------------------
 
 
