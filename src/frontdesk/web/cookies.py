@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.results import AuthResult
-from frontdesk.runtime import Frontdesk
 from frontdesk.service.sessions import end_current_session
 from frontdesk.settings import Settings
 from frontdesk.web.authn import SESSION_COOKIE, USER_ID_COOKIE, Headers, identify

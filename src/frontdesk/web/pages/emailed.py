@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
@@ -35,7 +36,7 @@ def request_link(
 def landing(p: P, template: str, token: str, incomplete: str = INCOMPLETE) -> Response:
     """The page an emailed link opens: a form holding the token, used only when it is sent
     (mail scanners open links on their own)."""
-    form = Form(values={"token": token[:512]})
+    form = Form(values={"token": token[:MAX_TOKEN_LENGTH]})
     if not token:
         form.fail(incomplete)
     return p.show(template, form)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import reset
 from frontdesk.web.cookies import set_login_cookies
@@ -47,7 +48,9 @@ def reset_submit(p: P, posted: Posted) -> Response:
     new_password = form.need(posted, "new_password", "Choose a new password.")
     if not form.invalid:
         try:
-            result = p.fd.call(reset.complete_password_reset, form.values["token"][:512], new_password, p.ctx)
+            result = p.fd.call(
+                reset.complete_password_reset, form.values["token"][:MAX_TOKEN_LENGTH], new_password, p.ctx
+            )
         except FrontdeskError as exc:
             form.error(exc)
         else:

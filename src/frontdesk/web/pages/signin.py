@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
@@ -133,7 +134,7 @@ def login_link_confirm_submit(p: P, posted: Posted) -> Response:
     form = Form.from_posted(posted, keep=("token", "remember_device"))
     if not p.csrf_ok(posted):
         return p.show("login_link_confirm.html", form.expired())
-    token = posted.get("token", "")[:512]
+    token = posted.get("token", "")[:MAX_TOKEN_LENGTH]
     remember = posted.get("remember_device") == "1"
     try:
         result = counted("login_link", lambda: p.fd.call(login_service.consume_login_link, token, remember, p.ctx))
