@@ -18,7 +18,7 @@ from frontdesk.web.outcomes import counted
 from frontdesk.web.pages.emailed import landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
-from frontdesk.web.pages.page import SIGNED_OUT, P
+from frontdesk.web.pages.page import SIGNED_OUT, P, PageRefused
 
 router = APIRouter(include_in_schema=False)
 Next = Annotated[str | None, Query(alias="next")]
@@ -90,7 +90,10 @@ def logout_page(p: P) -> Response:
 @router.post("/logout")
 @access(Access.OPEN)
 def logout_submit(p: P, posted: Posted) -> Response:
-    caller = p.caller
+    try:
+        caller = p.caller
+    except PageRefused:  # two session cookies: end neither, but still clear this site's
+        caller = None
     if caller is None:
         response = p.redirect("/login?notice=signed-out")
         clear_login_cookies(response, p.settings)
