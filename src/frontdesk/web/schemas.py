@@ -9,6 +9,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
@@ -26,7 +28,7 @@ Password = Annotated[str, Field(max_length=4096), AfterValidator(_no_nul)]
 # characters, before any hashing, and the 64 KiB body limit bounds the size.
 NewPassword = Annotated[str, AfterValidator(_no_nul)]
 Login = Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
-Token = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_no_nul)]
+Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH), AfterValidator(_no_nul)]
 Timestamp = Annotated[
     datetime,
     PlainSerializer(_rfc3339, return_type=str),

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.mail import KINDS
 from frontdesk.web.pages.forms import Form, Posted
@@ -41,7 +42,7 @@ def sent(p: P, kind: str, **context: Any) -> Response:
 def landing(p: P, template: str, token: str, incomplete: str = INCOMPLETE) -> Response:
     """The page an emailed link opens: a form holding the token, used only when it is sent
     (mail scanners open links on their own)."""
-    form = Form(values={"token": token[:512]})
+    form = Form(values={"token": token[:MAX_TOKEN_LENGTH]})
     if not token:
         form.fail(incomplete)
     return p.show(template, form)

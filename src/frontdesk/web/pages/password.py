@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import reset
 from frontdesk.web.cookies import set_login_cookies
@@ -48,7 +49,7 @@ def reset_submit(p: P, posted: Posted) -> Response:
     if not form.invalid:
         try:
             keep = posted.get("keep_api_keys") == "1"
-            token = form.values["token"][:512]
+            token = form.values["token"][:MAX_TOKEN_LENGTH]
             result = p.fd.call(reset.complete_password_reset, token, new_password, p.ctx, keep_api_keys=keep)
         except FrontdeskError as exc:
             form.error(exc)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
@@ -17,7 +18,7 @@ from frontdesk.web.outcomes import counted
 from frontdesk.web.pages.emailed import landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
-from frontdesk.web.pages.page import SIGNED_OUT, P
+from frontdesk.web.pages.page import SIGNED_OUT, P, PageRefused
 
 router = APIRouter(include_in_schema=False)
 Next = Annotated[str | None, Query(alias="next")]
@@ -89,7 +90,10 @@ def logout_page(p: P) -> Response:
 @router.post("/logout")
 @access(Access.OPEN)
 def logout_submit(p: P, posted: Posted) -> Response:
-    caller = p.caller
+    try:
+        caller = p.caller
+    except PageRefused:  # two session cookies: end neither, but still clear this site's
+        caller = None
     if caller is None:
         response = p.redirect("/login?notice=signed-out")
         clear_login_cookies(response, p.settings)
@@ -133,7 +137,7 @@ def login_link_confirm_submit(p: P, posted: Posted) -> Response:
     form = Form.from_posted(posted, keep=("token", "remember_device"))
     if not p.csrf_ok(posted):
         return p.show("login_link_confirm.html", form.expired())
-    token = posted.get("token", "")[:512]
+    token = posted.get("token", "")[:MAX_TOKEN_LENGTH]
     remember = posted.get("remember_device") == "1"
     try:
         result = counted("login_link", lambda: p.fd.call(login_service.consume_login_link, token, remember, p.ctx))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError, InvalidInput
 from frontdesk.service import identity, signup
 from frontdesk.service.identity import USERNAME_HELP
@@ -81,7 +82,7 @@ def signup_confirm_submit(p: P, posted: Posted) -> Response:
     if not p.csrf_ok(posted):
         return p.show("signup_confirm.html", form.expired())
     try:
-        result = p.fd.call(signup.confirm_signup, posted.get("token", "")[:512], p.ctx)
+        result = p.fd.call(signup.confirm_signup, posted.get("token", "")[:MAX_TOKEN_LENGTH], p.ctx)
     except FrontdeskError as exc:
         return p.show("signup_confirm.html", form.error(exc))
     response = p.redirect("/account?notice=welcome")
