@@ -116,3 +116,8 @@ class RateLimited(FrontdeskError):
     def __init__(self, retry_after: timedelta) -> None:
         super().__init__("Too many attempts; try again later.")
         self.retry_after = retry_after
+
+
+class DatabaseUnavailable(FrontdeskError):
+    """The database can't be reached or used (down, missing, wrong credentials, not migrated).
+    The message is one line naming the database (password hidden) and what to do."""

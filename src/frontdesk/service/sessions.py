@@ -138,8 +138,9 @@ def _touched(deps: Deps, principal: Principal | None, now: datetime) -> Principa
     return principal
 
 
-def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: int, ctx: RequestContext) -> None:
-    """End one of the caller's own sessions (not the one in use: that is logout)."""
+def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: int, ctx: RequestContext) -> bool:
+    """End one of the caller's own sessions (not the one in use: that is logout). Returns whether
+    it was an API key."""
     if session_id == principal.session_id:
         raise CannotDeleteCurrentSession()
     now = deps.clock.now()
@@ -148,6 +149,7 @@ def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: in
         raise NotFound("session")
     store.end(db, session_id, now)
     audit.record(db, deps, "session.revoked", ctx, user_id=principal.user_id, session_id=session_id)
+    return target.is_api_key
 
 
 def end_current_session(db: Session, deps: Deps, principal: Principal, ctx: RequestContext) -> None:
