@@ -54,8 +54,13 @@ def test_every_table_with_an_id_never_reuses_one_on_sqlite(engine: Engine) -> No
         pytest.skip("PostgreSQL's sequences never hand a value out twice")
     with_ids = sorted(t.name for t in Base.metadata.sorted_tables if [c.name for c in t.primary_key] == ["id"])
     with engine.connect() as conn:
-        ddl = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all())
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all()
+        ddl: dict[str, str] = {str(name): str(sql) for name, sql in rows}
     assert [name for name in with_ids if "AUTOINCREMENT" not in ddl[name]] == []
+
+
+def index_names(engine: Engine) -> dict[str, list[str]]:
+    return {t: sorted(str(ix["name"]) for ix in inspect(engine).get_indexes(t)) for t in ("users", "sessions")}
 
 
 def test_the_autoincrement_rebuild_keeps_rows_indexes_and_references(tmp_path: Path) -> None:
@@ -77,7 +82,7 @@ def test_the_autoincrement_rebuild_keeps_rows_indexes_and_references(tmp_path: P
         conn.exec_driver_sql(  # session 9 was an API key that cleanup already deleted
             f"INSERT INTO auth_events (id, created, event, user_id, session_id) VALUES (1, '{now}', 'x', 7, 9)"
         )
-    indexes_before = {t: sorted(ix["name"] for ix in inspect(engine).get_indexes(t)) for t in ("users", "sessions")}
+    indexes_before = index_names(engine)
     upgrade(engine)
     with engine.begin() as conn:
         assert conn.exec_driver_sql("SELECT id, user_id FROM sessions").all() == [(3, 7)]
@@ -89,8 +94,7 @@ def test_the_autoincrement_rebuild_keeps_rows_indexes_and_references(tmp_path: P
         )
         assert conn.exec_driver_sql("SELECT max(id) FROM sessions").scalar() == 10
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # on again after migrating
-    indexes_after = {t: sorted(ix["name"] for ix in inspect(engine).get_indexes(t)) for t in ("users", "sessions")}
-    assert indexes_after == indexes_before
+    assert index_names(engine) == indexes_before
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []

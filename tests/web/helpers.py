@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -185,7 +185,7 @@ def make_account(server: LiveServer, *, superuser: bool = False, prefix: str = "
 
 @contextmanager
 def signed_in(
-    server: LiveServer, account: Account, *, remember: bool = False, **client_args: object
+    server: LiveServer, account: Account, *, remember: bool = False, **client_args: Any
 ) -> Iterator[httpx.Client]:
     """A browser-like client on the public origin, signed in as `account` (a new cookie session)."""
     with server.client(**client_args) as client:
@@ -279,7 +279,7 @@ def shared_server(
         url = contract_database(request, backend, config)
         factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
         server = start_server(url, factory.mktemp(f"server-{backend}-{config}"), extra_env=CONFIGS[config])
-        request.config.add_cleanup(server.stop)
+        request.config.add_cleanup(server.stop_now)
         _servers[key] = server
     assert server.process.poll() is None, f"the shared server died:\n{server.log()}"
     return server

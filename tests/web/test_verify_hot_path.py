@@ -3,6 +3,7 @@ counted within a second and survive a graceful shutdown. On PostgreSQL this is t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from tests.web.helpers import sign_up
 
 
 @pytest.fixture
-def db_fd(database_url: str) -> Frontdesk:
+def db_fd(database_url: str) -> Iterator[Frontdesk]:
     fd = Frontdesk(Settings(database_url=database_url))
-    yield fd  # type: ignore[misc]
+    yield fd
     fd.close()
 
 
