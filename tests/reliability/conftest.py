@@ -17,12 +17,13 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import Table, inspect, select, update
+from sqlalchemy import ColumnElement, Table, inspect, select, update
 from sqlalchemy.engine import Engine
 
 from frontdesk.db import make_engine
 from frontdesk.models import (
     AuthEvent,
+    Base,
     LoginToken,
     OutboxEmail,
     PasswordResetToken,
@@ -171,13 +172,13 @@ def diff(before: Snapshot, after: Snapshot) -> dict[str, tuple[list[tuple[object
     return changes
 
 
-def count_rows(engine: Engine, model: type[object], *where: object) -> int:
+def count_rows(engine: Engine, model: type[Base], *where: ColumnElement[bool]) -> int:
     from sqlalchemy import func
 
     with engine.connect() as conn:
-        stmt = select(func.count()).select_from(model.__table__)  # type: ignore[attr-defined]
+        stmt = select(func.count()).select_from(inspect(model).local_table)
         for clause in where:
-            stmt = stmt.where(clause)  # type: ignore[arg-type]
+            stmt = stmt.where(clause)
         return int(conn.execute(stmt).scalar_one())
 
 
