@@ -147,7 +147,7 @@ def _read_password(from_stdin: bool) -> str:
     line = typer.get_text_stream("stdin").readline()
     password = line.removesuffix("\n").removesuffix("\r")
     if not password:
-        _fail("--password-stdin: stdin is empty; pipe the password in, e.g. printf %s \"$PW\" | frontdesk ...", 2)
+        _fail('--password-stdin: stdin is empty; pipe the password in, e.g. printf %s "$PW" | frontdesk ...', 2)
     return password
 
 

@@ -1,4 +1,6 @@
-"""Settings, read once from the environment (prefix FRONTDESK_). The only reader of os.environ."""
+"""Settings, read once from the environment (prefix FRONTDESK_); the only reader of FRONTDESK_
+variables. The one other variable frontdesk touches is prometheus_client's own
+PROMETHEUS_MULTIPROC_DIR (`frontdesk serve --workers N` sets it, `/metrics` checks it)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,6 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NoSniffMiddleware)
     app.add_middleware(MetricsMiddleware)
-    app.state.verify_fast_path = fd.verify_lookup is not None
     return app
 
 

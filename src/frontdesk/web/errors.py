@@ -219,31 +219,21 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     for kind in DATABASE_ERRORS:
         app.add_exception_handler(kind, database_unavailable)
-    _document_errors(app)
 
 
-def _document_errors(app: FastAPI) -> None:
-    """Make /openapi.json say what is really answered: validation errors are 400 `invalid_request`
-    (never FastAPI's 422), and every unsafe operation may be refused by the middleware."""
-    build = app.openapi
-    done: list[dict[str, Any]] = []
-
-    def openapi() -> dict[str, Any]:
-        schema = build()
-        if not done or done[0] is not schema:
-            for item in schema.get("paths", {}).values():
-                for method, operation in item.items():
-                    answers = operation.setdefault("responses", {})
-                    answers.pop("422", None)
-                    if method in UNSAFE_METHODS:
-                        for code, status in (*MIDDLEWARE_ERRORS.items(), (ErrorCode.INVALID_REQUEST, 400)):
-                            _add_code(answers, status, code)
-            for name in ("HTTPValidationError", "ValidationError"):
-                schema.get("components", {}).get("schemas", {}).pop(name, None)
-            done[:] = [schema]
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+def document_errors(schema: dict[str, Any]) -> None:
+    """Make the OpenAPI document say what is really answered: validation errors are 400
+    `invalid_request` (never FastAPI's 422), and every unsafe operation may be refused by the
+    middleware. (`openapi.install` applies it once to the built document.)"""
+    for item in schema.get("paths", {}).values():
+        for method, operation in item.items():
+            answers = operation.setdefault("responses", {})
+            answers.pop("422", None)
+            if method in UNSAFE_METHODS:
+                for code, status in (*MIDDLEWARE_ERRORS.items(), (ErrorCode.INVALID_REQUEST, 400)):
+                    _add_code(answers, status, code)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
 
 
 def _add_code(answers: dict[str, Any], status: int, code: ErrorCode) -> None:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from frontdesk.service import login as login_service
 from frontdesk.service import reset, signup
 from frontdesk.service.sessions import end_current_session
-from frontdesk.web.api.results import signed_in
+from frontdesk.web.api.results import auth_response_with_cookies
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
 from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
@@ -50,7 +50,7 @@ def request_signup(body: SignupRequest, fd: FD, ctx: Ctx) -> StatusResponse:
 @access(Access.OPEN)
 def confirm_signup(body: TokenRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
     """Use the emailed link: the user now exists and is signed in with a short-lived session."""
-    return signed_in(response, fd.call(signup.confirm_signup, body.token, ctx), fd.settings)
+    return auth_response_with_cookies(response, fd.call(signup.confirm_signup, body.token, ctx), fd.settings)
 
 
 @router.get("/usernames/{username}", response_model=UsernameResponse, responses=responses())
@@ -74,7 +74,7 @@ def login(request: Request, body: LoginRequest, fd: FD, ctx: Ctx, response: Resp
         lambda: fd.call(login_service.login_with_password, body.user, body.password, body.remember_device, ctx),
     )
     end_replaced_session(fd, request.scope["headers"], result, ctx)
-    return signed_in(response, result, fd.settings)
+    return auth_response_with_cookies(response, result, fd.settings)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(C.CSRF_FAILED))
@@ -136,7 +136,7 @@ def confirm_login_link(
         "login_link", lambda: fd.call(login_service.consume_login_link, body.token, body.remember_device, ctx)
     )
     end_replaced_session(fd, request.scope["headers"], result, ctx)
-    return signed_in(response, result, fd.settings)
+    return auth_response_with_cookies(response, result, fd.settings)
 
 
 @router.post(
@@ -164,4 +164,4 @@ def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, 
     result = fd.call(
         reset.complete_password_reset, body.token, body.new_password, ctx, keep_api_keys=body.keep_api_keys
     )
-    return signed_in(response, result, fd.settings)
+    return auth_response_with_cookies(response, result, fd.settings)

@@ -34,7 +34,7 @@ REASONS = {
 }
 
 
-def signed_in(p: P, result: AuthResult, target: str) -> Response:
+def redirect_signed_in(p: P, result: AuthResult, target: str) -> Response:
     """Set the new session's cookies (ending a session of the same user this browser still had)."""
     end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
     response = p.redirect(target)
@@ -72,7 +72,7 @@ def login_submit(p: P, posted: Posted) -> Response:
         except FrontdeskError as exc:
             form.error(exc).focus = "password"  # the usual fix is retyping it
         else:
-            return signed_in(p, result, target)
+            return redirect_signed_in(p, result, target)
     return p.show("login.html", form, next=target, notice=None)
 
 
@@ -143,4 +143,4 @@ def login_link_confirm_submit(p: P, posted: Posted) -> Response:
         result = counted("login_link", lambda: p.fd.call(login_service.consume_login_link, token, remember, p.ctx))
     except FrontdeskError as exc:
         return p.show("login_link_confirm.html", form.error(exc))
-    return signed_in(p, result, "/account")
+    return redirect_signed_in(p, result, "/account")
