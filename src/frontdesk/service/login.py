@@ -45,7 +45,8 @@ def login_with_password(
             ratelimit.hit(db, deps, ip_bucket)
         audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
         raise InvalidCredentials()
-    assert visible is not None
+    if visible is None:  # unreachable: a password only checks out against a real user
+        raise InvalidCredentials()
     if visible.is_banned:
         audit.record(db, deps, "login.refused_suspended", ctx, user_id=visible.id)
         raise AccountSuspended()

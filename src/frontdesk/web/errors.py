@@ -137,15 +137,18 @@ def install(app: FastAPI) -> None:
     """Register handlers so every error, even an unexpected one, has the contract's shape."""
 
     async def frontdesk_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, e.FrontdeskError)
+        if not isinstance(exc, e.FrontdeskError):  # registered for this class only
+            raise exc
         return for_error(exc)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):  # registered for this class only
+            raise exc
         return error_response(400, ErrorCode.INVALID_REQUEST, _validation_message(exc))
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+        if not isinstance(exc, StarletteHTTPException):  # registered for this class only
+            raise exc
         code = STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
         message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 400 else "The request is not valid."
         return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
