@@ -49,7 +49,8 @@ def login_with_password(
             ratelimit.hit(db, deps, ip_bucket)
         audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
         raise InvalidCredentials()
-    assert visible is not None and account_bucket is not None
+    if visible is None or account_bucket is None:  # unreachable: a password only checks out against a real user
+        raise InvalidCredentials()
     for bucket in (name_bucket, account_bucket):  # only failures count
         ratelimit.give_back(db, deps, bucket)
     if visible.is_banned:
