@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from frontdesk.models import PasswordResetToken
-from frontdesk.service import audit
+from frontdesk.service import audit, known_devices
 from frontdesk.service.accounts import set_password
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
@@ -50,4 +50,4 @@ def complete_password_reset(
         session_id=issued.session.id,
         detail=f"sessions_ended={ended}",
     )
-    return AuthResult(user, issued)
+    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from frontdesk import crypto
 from frontdesk.errors import EmailTaken, InvalidUsername, TokenInvalid, UsernameTaken
 from frontdesk.models import SignupToken
-from frontdesk.service import audit, emails
+from frontdesk.service import audit, emails, known_devices
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
@@ -116,4 +116,4 @@ def confirm_signup(db: Session, deps: Deps, token: str, ctx: RequestContext) -> 
         raise UsernameTaken() from None
     issued = issue_session(db, deps, user, ctx, long_lived=False)
     audit.record(db, deps, "signup.confirmed", ctx, user_id=user.id, session_id=issued.session.id)
-    return AuthResult(user, issued)
+    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))

@@ -1,12 +1,14 @@
-"""The two login cookies and their lifetimes (contract section 3)."""
+"""The two login cookies and their lifetimes (contract section 3), and the device cookie (section 4)."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
+from frontdesk.service import known_devices
 from frontdesk.service.results import AuthResult
 from frontdesk.settings import Settings
 from frontdesk.web.authn import SESSION_COOKIE, USER_ID_COOKIE
+from frontdesk.web.credentials import DEVICE_COOKIE
 
 
 def set_login_cookies(response: Response, result: AuthResult, settings: Settings) -> None:
@@ -24,6 +26,17 @@ def set_login_cookies(response: Response, result: AuthResult, settings: Settings
     response.set_cookie(
         USER_ID_COOKIE, str(result.user.id), expires=expires, path="/", secure=secure, httponly=False, samesite="lax"
     )
+    if result.device:
+        # kept on logout: it only says this browser has signed in to these accounts before
+        response.set_cookie(
+            DEVICE_COOKIE,
+            result.device,
+            max_age=int(known_devices.LIFETIME.total_seconds()),
+            path="/",
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+        )
 
 
 def clear_login_cookies(response: Response, settings: Settings) -> None:
