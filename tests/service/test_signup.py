@@ -107,3 +107,13 @@ def test_two_pending_signups_for_one_username_make_one_user(fd: Frontdesk) -> No
     fd.call(confirm_signup, first, CTX)
     with pytest.raises(UsernameTaken):
         fd.call(confirm_signup, second, CTX)
+
+
+def test_the_confirmation_email_carries_nothing_the_requester_typed_but_the_address(fd: Frontdesk) -> None:
+    spam = "Win a prize at evil.example"
+    signup(fd, name=spam)
+    [email] = outbox(fd, "signup_confirm", to="new@example.com")
+    for body in (email.text_body, email.html_body, email.subject):
+        assert "evil.example" not in body and "newbie" not in body
+    result = fd.call(confirm_signup, token_from(email), CTX)
+    assert result.user.name == spam  # the name is kept for the account, just not mailed unverified

@@ -89,7 +89,9 @@ def request_signup(
         deps,
         kind="signup_confirm",
         to=shown_email,
-        context={"name": name, "link": emails.link(deps, "signup_confirm", token)},
+        # the address is not verified yet, so nothing the requester typed goes in (an attacker
+        # could otherwise send any text to any inbox under the product's name)
+        context={"name": "there", "link": emails.link(deps, "signup_confirm", token)},
     )
     audit.record(db, deps, "signup.requested", ctx)
 
