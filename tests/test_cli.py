@@ -133,7 +133,10 @@ def test_api_key_sessions_revoke_ban(settings: Settings, fd: Frontdesk) -> None:
     assert run(settings, "ban", "cliuser").returncode == 0
     assert fd.read(authenticate, key, is_api_key=True) is None
     assert run(settings, "unban", "CLIUSER").returncode == 0
-    assert fd.read(authenticate, key, is_api_key=True) is not None
+    assert fd.read(authenticate, key, is_api_key=True) is None, "an unban brought back an API key"
+    key = run(settings, "create-api-key", "cliuser", "--days", "7", "--name", "again").stdout.strip()
+    principal = fd.read(authenticate, key, is_api_key=True)
+    assert principal is not None
 
     assert run(settings, "revoke", str(principal.session_id)).returncode == 0
     assert fd.read(authenticate, key, is_api_key=True) is None

@@ -38,6 +38,10 @@ def complete_password_reset(
     API keys end too unless `keep_api_keys` (whoever learned the old password may have made one)."""
     check_password(new_password, deps.settings.product_name, field="new_password")
     user = use_user_link(db, deps, PasswordResetToken, token)
+    # refused here, the transaction rolls back and the link stays usable
+    check_password(
+        new_password, deps.settings.product_name, field="new_password", username=user.username, email=user.email
+    )
     set_password(db, deps, user, new_password, ctx)
     ended = session_store.end_for_user(db, user.id, deps.clock.now(), cookies_only=keep_api_keys)
     issued = issue_session(db, deps, user, ctx, long_lived=False)

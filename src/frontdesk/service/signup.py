@@ -46,7 +46,7 @@ def request_signup(
     username, ukey = username_forms(username)
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
-    check_password(password, deps.settings.product_name)
+    check_password(password, deps.settings.product_name, username=username, email=shown_email)
     if user_store.get_by_username_key(db, ukey) is not None:
         raise UsernameTaken()
     existing = user_store.get_by_email_key(db, ekey)
