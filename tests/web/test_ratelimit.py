@@ -86,3 +86,23 @@ def test_emails_stop_but_the_answer_does_not_change(server: LiveServer) -> None:
     emails = outbox_to(server, account.email)
     assert len(emails) == 2, [e.subject for e in emails]
     assert all("sign-in link" in e.subject for e in emails)
+
+
+def test_a_device_that_signed_in_before_passes_a_locked_address(server: LiveServer) -> None:
+    account = make_account(server)
+    ip = new_ip()
+    with client_at(server, ip) as client:
+        signed = log_in(client, account.username)
+        assert signed.status_code == 200
+        device = signed.cookies["frontdesk-device"]
+        assert client.post("/v1/logout").status_code == 204
+        for _ in range(5):  # someone else at this address guesses random names
+            assert error_code(log_in(client, unique("guess"), "wrong password"), 401) == "invalid_credentials"
+        check_limited(log_in(client, account.username))  # no device cookie: the address is locked
+    headers = {"Cookie": f"frontdesk-device={device}"}  # the Secure cookie, sent by hand over plain http
+    with client_at(server, ip) as client:
+        assert log_in(client, account.username, remember=False).status_code == 429
+        client.headers.update(headers)
+        assert log_in(client, account.username).status_code == 200, "a known device was locked out"
+        assert error_code(log_in(client, account.username, "wrong password"), 401) == "invalid_credentials"
+        check_limited(log_in(client, unique("guess")))  # the cookie opens only its own accounts

@@ -36,7 +36,7 @@ def create_user(
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
     if hashed_password is None:
-        check_password(password, deps.settings.product_name)
+        check_password(password, deps.settings.product_name, username=username, email=shown_email)
         hashed_password = deps.hasher.hash(password)
     if store.get_by_username_key(db, ukey) is not None:
         raise UsernameTaken()
@@ -145,7 +145,9 @@ def change_password(
     if user is None:
         raise InvalidCredentials()
     check_own_password(db, deps, user, old_password, ctx, event="password.change_refused")
-    check_password(new_password, deps.settings.product_name, field="new_password")
+    check_password(
+        new_password, deps.settings.product_name, field="new_password", username=user.username, email=user.email
+    )
     set_password(db, deps, user, new_password, ctx)
     ended = session_store.end_for_user(
         db, user.id, deps.clock.now(), except_session_id=principal.session_id, cookies_only=keep_api_keys

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from frontdesk.errors import AccountSuspended, InvalidCredentials
+from frontdesk.errors import AccountSuspended, InvalidCredentials, RateLimited
 from frontdesk.models import LoginToken, User
-from frontdesk.service import audit, ratelimit
+from frontdesk.service import audit, known_devices, ratelimit
 from frontdesk.service.accounts import check_user_password
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
@@ -36,9 +36,15 @@ def login_with_password(
     # so its 429 says nothing about existence, and counting first keeps the limit exact.
     name_bucket = ratelimit.subject_key("login:name", key)
     ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None
-    ratelimit.take(db, deps, name_bucket, limit)
     if ip_bucket:
-        ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
+        try:
+            ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
+        except RateLimited:
+            # one address may be many people (or every client, behind an unconfigured proxy):
+            # a device that has signed in to this account before still gets its password checked
+            if visible is None or not known_devices.knows(deps, ctx.device, visible.id):
+                raise
+    ratelimit.take(db, deps, name_bucket, limit)
     # The account has a bucket too, however it is named, capping its real password checks. Over
     # it the answer is a wrong password's (as for a name that is no account): a 429 there would
     # tell that this spelling names the same account as the one being guessed.
@@ -63,7 +69,7 @@ def _sign_in(db: Session, deps: Deps, user: User, long_lived: bool, ctx: Request
     issued = issue_session(db, deps, user, ctx, long_lived=long_lived)
     user.last_active = deps.clock.now()
     audit.record(db, deps, "login.succeeded", ctx, user_id=user.id, session_id=issued.session.id, detail=via)
-    return AuthResult(user, issued)
+    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))
 
 
 def request_login_link(db: Session, deps: Deps, login: str, ctx: RequestContext) -> None:

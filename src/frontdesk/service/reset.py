@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from frontdesk.models import PasswordResetToken
-from frontdesk.service import audit
+from frontdesk.service import audit, known_devices
 from frontdesk.service.accounts import set_password
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
@@ -38,6 +38,10 @@ def complete_password_reset(
     API keys end too unless `keep_api_keys` (whoever learned the old password may have made one)."""
     check_password(new_password, deps.settings.product_name, field="new_password")
     user = use_user_link(db, deps, PasswordResetToken, token)
+    # refused here, the transaction rolls back and the link stays usable
+    check_password(
+        new_password, deps.settings.product_name, field="new_password", username=user.username, email=user.email
+    )
     set_password(db, deps, user, new_password, ctx)
     ended = session_store.end_for_user(db, user.id, deps.clock.now(), cookies_only=keep_api_keys)
     issued = issue_session(db, deps, user, ctx, long_lived=False)
@@ -50,4 +54,4 @@ def complete_password_reset(
         session_id=issued.session.id,
         detail=f"sessions_ended={ended}",
     )
-    return AuthResult(user, issued)
+    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))

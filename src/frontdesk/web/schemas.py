@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
-
 from frontdesk.crypto import MAX_TOKEN_LENGTH
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
 
 
 def _no_nul(value: str) -> str:

@@ -57,7 +57,7 @@ def _check_each_field(form: Form, name: str, email: str, username: str, password
         ("name", lambda: identity.clean_name(name)),
         ("email", lambda: identity.normalise_email(email)),
         ("username", lambda: identity.username_forms(username)),
-        ("password", lambda: check_password(password, product)),
+        ("password", lambda: check_password(password, product, username=username, email=email)),
     ]
     for field_name, check in checks:
         if field_name in form.errors:
