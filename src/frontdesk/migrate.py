@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,14 +24,37 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision` (the newest by default)."""
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One migration that an upgrade ran."""
+
+    revision: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeReport:
+    """What an upgrade did: the migrations it ran (oldest first) and where the database is now."""
+
+    applied: list[Applied]
+    current: str | None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> UpgradeReport:
+    """Bring the database to `revision` (the newest by default); say which migrations ran."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     config = alembic_config(engine)
     with engine.begin() as connection:
+        before = MigrationContext.configure(connection).get_current_heads()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        after = MigrationContext.configure(connection).get_current_heads()
+    ran = ScriptDirectory.from_config(config).iterate_revisions(after, before or "base") if after != before else []
+    applied = [Applied(script.revision, script.doc or "") for script in ran]
+    return UpgradeReport(applied=applied[::-1], current=after[0] if after else None)
 
 
 def revision(engine: Engine, message: str) -> None:
