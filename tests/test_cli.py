@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -353,3 +353,17 @@ def test_json_of_the_other_commands(settings: Settings, fd: Frontdesk) -> None:
     assert set(status) == {"pending", "due", "sent", "failed", "oldest_pending_seconds"}
     cleaned = json.loads(run(settings, "cleanup", "--json").stdout)
     assert cleaned == {"sessions": 0, "tokens": 0, "rate_limit_buckets": 0, "emails": 0}
+
+
+def test_an_api_key_without_days_lives_the_configured_default(settings: Settings, fd: Frontdesk) -> None:
+    from typer.testing import CliRunner
+
+    from frontdesk.cli import app
+
+    make_user(fd, username="defaultdays")
+    env = {**cli_env(settings), "FRONTDESK_API_KEY_DEFAULT_DAYS": "30"}
+    result = CliRunner().invoke(app, ["create-api-key", "defaultdays"], env=env)
+    assert result.exit_code == 0, result.stderr
+    principal = fd.read(authenticate, result.stdout.strip(), is_api_key=True)
+    assert principal is not None
+    assert abs(principal.expiry - datetime.now(UTC) - timedelta(days=30)) < timedelta(minutes=1)

@@ -27,7 +27,7 @@ from frontdesk.service.admin import issue_api_key
 from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
 from frontdesk.service.sessions import SessionView, end_session_by_id, list_sessions
-from frontdesk.settings import Settings, load_settings
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, Settings, load_settings
 
 if TYPE_CHECKING:
     from typer._click.core import Context as ClickContext  # the click that this typer bundles
@@ -221,7 +221,16 @@ def _read_password(from_stdin: bool) -> str:
 @_command("create-api-key")
 def create_api_key_command(
     user: USER,
-    days: Annotated[int, typer.Option(min=1, max=730, metavar="DAYS", help="Days until it expires.")] = 365,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=API_KEY_MIN_DAYS,
+            max=API_KEY_MAX_DAYS,
+            metavar="DAYS",
+            help="Days until it expires [default: FRONTDESK_API_KEY_DEFAULT_DAYS].",
+            show_default=False,
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(metavar="NAME", help="A name to recognise the key by.")] = "created with the CLI",
     as_json: AS_JSON = False,
 ) -> None:
@@ -231,7 +240,7 @@ def create_api_key_command(
     fd = _frontdesk()
 
     def create() -> cliview.Json:
-        with fd.factory.begin() as db:
+        with fd.transaction() as db:
             target = find_user_by_ref(db, user)
             issued = issue_api_key(db, fd.deps, target.id, days, CLI, actor_id=None, name=name, email_it=False)
             return {
@@ -260,7 +269,7 @@ def sessions(user: USER, as_json: AS_JSON = False) -> None:
     def listing() -> tuple[int, str, list[SessionView]]:
         found: list[SessionView] = []
         token: str | None = None
-        with fd.read_factory.begin() as db:
+        with fd.transaction(readonly=True) as db:
             target = find_user_by_ref(db, user)
             while True:
                 page = list_sessions(db, fd.deps, target.id, 100, token)
@@ -290,7 +299,7 @@ def _set_ban(user: str, banned: bool) -> None:
     fd = _frontdesk()
 
     def apply() -> str:
-        with fd.factory.begin() as db:
+        with fd.transaction() as db:
             target = find_user_by_ref(db, user)
             set_banned(db, fd.deps, target.id, banned, CLI, actor_id=None)
             return target.username

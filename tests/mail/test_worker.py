@@ -24,7 +24,6 @@ from frontdesk.mail import (
     SmtpTransport,
     deliver_pending,
 )
-from frontdesk.mail.render import SECRET_KINDS
 from frontdesk.settings import Settings
 from frontdesk.store import outbox
 from tests.mail.conftest import SmtpServer
@@ -62,7 +61,7 @@ def test_every_kind_arrives_complete_then_its_secret_is_blanked(
     by_kind = {row.kind: row for row in rows(factory)}
     for kind, row in by_kind.items():
         assert (row.status, row.attempts, row.sent_at) == ("sent", 1, clock.now())
-        if kind in SECRET_KINDS:
+        if KINDS[kind].carries_secret:
             assert row.text_body.startswith("Delivered at") and TOKEN not in row.html_body
             assert API_KEY not in row.text_body
         else:

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from frontdesk.availability import DATABASE_OUTAGE, UNAVAILABLE, Outage
 from frontdesk.clock import Clock
 from frontdesk.db import transaction
+from frontdesk.mail.kinds import carries_secret
 from frontdesk.mail.message import Outgoing, build_message, delivered_note, failed_note
-from frontdesk.mail.render import SECRET_KINDS
 from frontdesk.mail.transports import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
@@ -104,7 +104,7 @@ class _Tick:
 
     def sent(self, email: Outgoing, *, delivers: bool) -> None:
         now = self.clock.now()
-        blank = delivered_note(now) if delivers and email.kind in SECRET_KINDS else None
+        blank = delivered_note(now) if delivers and carries_secret(email.kind) else None
         self.outcomes.append(_Outcome(email, "sent", now, blank=blank))
         log.info("mail.sent", extra={"email_id": email.id, "kind": email.kind, "attempts": email.attempts})
 
@@ -126,7 +126,7 @@ class _Tick:
         )
 
     def fail(self, email: Outgoing, reason: str) -> None:
-        blank = failed_note() if email.kind in SECRET_KINDS else None
+        blank = failed_note() if carries_secret(email.kind) else None
         self.outcomes.append(_Outcome(email, "failed", self.clock.now(), error=reason, blank=blank))
         log.error(
             "mail.failed",

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.availability import DATABASE_OUTAGE, UNAVAILABLE
+from frontdesk.db import transaction
 from frontdesk.store import sessions as session_store
 from frontdesk.store.sessions import Touch
 
@@ -66,7 +67,7 @@ class TouchBuffer:
         if not touches:
             return 0
         try:
-            with factory.begin() as db:
+            with transaction(factory) as db:
                 session_store.apply_touches(db, touches)
         except Exception:
             self.restore(touches)

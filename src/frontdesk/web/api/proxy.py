@@ -19,9 +19,8 @@ from frontdesk.web.verdict import UNAVAILABLE, DatabaseUnavailable, verify_answe
 router = APIRouter(prefix="/v1", tags=["proxy"])
 
 
-@router.api_route(
+@router.get(
     "/verify",
-    methods=["GET", "HEAD"],
     response_class=Response,
     responses={
         200: {
@@ -45,3 +44,7 @@ def verify(request: Request, fd: FD) -> Response:
     response = Response(status_code=answer.status, content=answer.body)
     response.raw_headers = list(answer.headers)
     return response
+
+
+# HEAD answers as GET (as on the fast path); the document describes GET only
+router.add_api_route("/verify", verify, methods=["HEAD"], response_class=Response, include_in_schema=False)
