@@ -15,7 +15,7 @@ from frontdesk.service.sessions import end_current_session
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, set_login_cookies
 from frontdesk.web.deps import Access, access
 from frontdesk.web.outcomes import counted
-from frontdesk.web.pages.emailed import landing, request_link
+from frontdesk.web.pages.emailed import failed_use, landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
 from frontdesk.web.pages.page import SIGNED_OUT, P, PageRefused
@@ -128,7 +128,7 @@ def login_link_submit(p: P, posted: Posted) -> Response:
 @access(Access.OPEN)
 def login_link_confirm_page(p: P, token: str = "") -> Response:
     """Show a button: opening the link alone (as mail scanners do) never uses the token."""
-    return landing(p, "login_link_confirm.html", token)
+    return landing(p, "login_link_confirm.html", token, "login_link")
 
 
 @router.post("/login-link/confirm")
@@ -142,5 +142,5 @@ def login_link_confirm_submit(p: P, posted: Posted) -> Response:
     try:
         result = counted("login_link", lambda: p.fd.call(login_service.consume_login_link, token, remember, p.ctx))
     except FrontdeskError as exc:
-        return p.show("login_link_confirm.html", form.error(exc))
+        return failed_use(p, "login_link_confirm.html", form, exc, "login_link")
     return redirect_signed_in(p, result, "/account")
