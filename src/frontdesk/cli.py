@@ -27,6 +27,7 @@ from frontdesk.service.admin import issue_api_key
 from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
 from frontdesk.service.sessions import SessionView, end_session_by_id, list_sessions
+from frontdesk.serving import is_loopback_host, plan_public_url
 from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -148,6 +149,14 @@ def serve(
     host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, metavar="N", help="Worker processes.")] = 1,
+    insecure_dev_on_network: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev-on-network",
+            help="Allow development mode on a non-loopback --host (say, for a phone on your own network). "
+            "Development mode is not hardened: never on a network you do not trust.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API, the pages and the mail sender.
 
@@ -155,7 +164,28 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    _check_database(_settings())  # fail fast, in one line, on bad configuration or an unusable database
+    settings = _settings()  # fail fast, in one line, on bad configuration
+    if not settings.is_production and not is_loopback_host(host):
+        if not insecure_dev_on_network:
+            errors.print(
+                f"[red]refusing to serve development mode on {host}: it is reachable from the network. "
+                "Use --host 127.0.0.1, set FRONTDESK_ENV=production (with FRONTDESK_SECRET), or pass "
+                "--insecure-dev-on-network if you really mean it.[/red]",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
+        errors.print(
+            f"[bold red]WARNING: development mode on {host}, reachable from the network "
+            "(--insecure-dev-on-network). Development mode is not hardened: do not use it on a network you do "
+            "not trust.[/bold red]",
+            soft_wrap=True,
+        )
+    _check_database(settings)  # and on an unusable database
+    plan = plan_public_url(settings, host, port)
+    if plan.follow is not None:
+        os.environ["FRONTDESK_PUBLIC_URL"] = plan.follow  # read by every worker's settings
+    if plan.note is not None:
+        errors.print(f"[yellow]{plan.note}[/yellow]" if plan.warning else plan.note, soft_wrap=True, highlight=False)
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # /metrics then adds up every worker's counters
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="frontdesk-metrics-")

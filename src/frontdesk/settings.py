@@ -10,9 +10,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from frontdesk.devsecret import development_secret
 from frontdesk.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     mail_from: str = "frontdesk <no-reply@localhost>"
     product_name: str = "frontdesk"
+    # operations: `/metrics` needs `Authorization: Bearer <metrics_token>` when set; unset, it is
+    # open in development and answers only local scrapers in production (docs/operations.md)
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # `/docs` and `/redoc` (on|off); unset: on in development, off in production
+    api_docs: bool | None = None
 
     # lifetimes (seed defaults; login link per OWASP ASVS 5.0)
     session_ttl: timedelta = timedelta(days=730)
@@ -188,6 +194,20 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _development_secret(cls, data: object) -> object:
+        """Development without FRONTDESK_SECRET: a random secret kept in a file (see `devsecret`)."""
+        if (
+            isinstance(data, dict)
+            and data.get("secret") in (None, "")
+            and data.get("env", "development") == "development"
+        ):
+            url = data.get("database_url", cls.model_fields["database_url"].default)
+            text = url.get_secret_value() if isinstance(url, SecretStr) else str(url)
+            return {**data, "secret": development_secret(text)}
+        return data
+
     @field_validator("secret")
     @classmethod
     def _production_needs_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
@@ -219,6 +239,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
 
 
 def load_settings() -> Settings:

@@ -256,6 +256,7 @@ STRICT_ENV = {
     "FRONTDESK_LOGIN_FAILURES_PER_IP": "5",
     "FRONTDESK_EMAILS_PER_ADDRESS": "2",
     "FRONTDESK_EMAILS_PER_IP": "1000000",
+    "FRONTDESK_METRICS_TOKEN": "test-metrics-token-" + "m" * 24,
 }
 CONFIGS = {"default": DEFAULT_ENV, "strict": STRICT_ENV}
 

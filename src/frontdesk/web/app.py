@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 from frontdesk.mail import MailWorker, start_worker
 from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
-from frontdesk.web import errors, openapi, pages
+from frontdesk.web import apidocs, errors, openapi, pages
 from frontdesk.web.api import account, admin, devmail, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.deps import Access, access, access_of
@@ -56,7 +56,7 @@ def create_app(
         version=version("frontdesk"),
         summary="Authentication and sessions for web apps.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by `apidocs` from packaged files, when FRONTDESK_API_DOCS is on
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -67,8 +67,10 @@ def create_app(
     for module in (open, account, admin, proxy, ops, devmail):
         app.include_router(module.router)
     pages.install(app)  # hosted pages and their stylesheet
+    if settings.api_docs_enabled:
+        apidocs.install(app)
     _declare_framework_routes(app)
-    app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))
+    app.add_middleware(CsrfMiddleware, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NoSniffMiddleware)
     app.add_middleware(MetricsMiddleware)

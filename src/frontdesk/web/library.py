@@ -114,8 +114,8 @@ class FrontdeskAuth:
 
         app.add_exception_handler(AuthError, refused)
         if csrf:
-            origins = (self.settings.public_url, *self.settings.allowed_origins)
-            app.add_middleware(CsrfMiddleware, allowed_origins=origins)
+            settings = self.settings
+            app.add_middleware(CsrfMiddleware, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
 
     def start(self) -> None:
         """Start writing session uses (`last_seen`, `api_calls`) in the background."""
