@@ -13,6 +13,12 @@ from dataclasses import dataclass
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from frontdesk.errors import SealBroken
 
 TOKEN_BYTES = 32
 API_KEY_PREFIX = "fdk_"
@@ -46,6 +52,40 @@ def equals(a: bytes, b: bytes) -> bool:
 def mask(token: str) -> str:
     """A token fit for a log line: its first four characters only."""
     return token[:4] + "…" if len(token) > 4 else "…"
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A 256-bit key for one purpose, derived from the root SECRET (HKDF-SHA256, RFC 5869).
+
+    Each purpose gets an unrelated key, so a key leaked or misused in one place opens nothing else.
+    """
+    info = b"frontdesk/" + purpose.encode("utf-8")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode("utf-8"))
+
+
+_SEAL_VERSION = b"\x01"  # AES-256-GCM, 96-bit random nonce
+_NONCE_BYTES = 12
+
+
+def seal(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """Encrypt and authenticate with AES-256-GCM: version byte, random 96-bit nonce, ciphertext and tag.
+
+    `associated_data` (e.g. `b"totp:42"`) is bound to the box but not stored in it: opening needs
+    the same value, so a box copied to another row (another user) does not open.
+    """
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    return _SEAL_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def unseal(key: bytes, box: bytes, associated_data: bytes) -> bytes:
+    """The plaintext of a `seal`ed box; SealBroken if the key, the associated data or a byte differs."""
+    if len(box) < 1 + _NONCE_BYTES + 16 or box[:1] != _SEAL_VERSION:
+        raise SealBroken()
+    nonce, ciphertext = box[1 : 1 + _NONCE_BYTES], box[1 + _NONCE_BYTES :]
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, associated_data)
+    except InvalidTag:
+        raise SealBroken() from None
 
 
 @dataclass(frozen=True, slots=True)

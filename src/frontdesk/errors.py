@@ -116,3 +116,13 @@ class RateLimited(FrontdeskError):
     def __init__(self, retry_after: timedelta) -> None:
         super().__init__("Too many attempts; try again later.")
         self.retry_after = retry_after
+
+
+# --- second factors (contract section 6) ---
+
+
+class SealBroken(FrontdeskError):
+    """An encrypted value does not open: wrong key (SECRET changed), wrong owner, or altered bytes."""
+
+    def __init__(self) -> None:
+        super().__init__("An encrypted value could not be opened.")
