@@ -126,3 +126,12 @@ class SealBroken(FrontdeskError):
 
     def __init__(self) -> None:
         super().__init__("An encrypted value could not be opened.")
+
+
+class InvalidCode(FrontdeskError):
+    """A TOTP code, recovery code or WebAuthn assertion did not prove the factor (or was used before)."""
+
+    keep_changes = True  # the failed attempt is counted
+
+    def __init__(self, message: str = "That code is not right.") -> None:
+        super().__init__(message)
