@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from frontdesk.errors import InvalidInput
 from frontdesk.service import recovery
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
@@ -75,3 +76,10 @@ def after_removal(db: Session, deps: Deps, user_id: int, ctx: RequestContext) ->
     """Removing the last second factor removes the recovery codes too."""
     if not has_second_factor(db, deps, user_id):
         recovery.remove_recovery_codes(db, deps, user_id, ctx)
+
+
+def regenerate_recovery_codes(db: Session, deps: Deps, user_id: int, ctx: RequestContext) -> list[str]:
+    """A new set of recovery codes, ending the old set; only for a user with a second factor."""
+    if not has_second_factor(db, deps, user_id):
+        raise InvalidInput("Recovery codes come with a second factor; set one up first.")
+    return recovery.replace_recovery_codes(db, deps, user_id, ctx)
