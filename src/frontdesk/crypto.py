@@ -44,6 +44,11 @@ def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
+def digest_bytes(value: bytes) -> bytes:
+    """SHA-256 of raw bytes (a WebAuthn challenge): what the database stores instead."""
+    return hashlib.sha256(value).digest()
+
+
 def equals(a: bytes, b: bytes) -> bool:
     """Constant-time comparison."""
     return hmac.compare_digest(a, b)

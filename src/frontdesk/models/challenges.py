@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, Integer, String, false
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, Integer, LargeBinary, String, false
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,6 +68,8 @@ class WebAuthnChallenge(Base, kw_only=True):
     second_factor_challenge_id: Mapped[int | None] = mapped_column(
         ForeignKey("second_factor_challenges.id", ondelete="CASCADE"), default=None, index=True
     )
+    # a registration: the WebAuthn user handle offered to the authenticator
+    user_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64), default=None, repr=False)
     created: Mapped[datetime]
     expiry: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -114,6 +114,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=16), nullable=False),
         sa.Column("user_id", BIG_ID, nullable=True),
         sa.Column("second_factor_challenge_id", BIG_ID, nullable=True),
+        sa.Column("user_handle", sa.LargeBinary(length=64), nullable=True),
         _when("created"),
         _when("expiry"),
         _when("used_at", nullable=True),
