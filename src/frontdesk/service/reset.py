@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
-from frontdesk.models import PasswordResetToken
+from frontdesk.models import PasswordResetToken, User
 from frontdesk.service import audit
 from frontdesk.service.accounts import set_password
 from frontdesk.service.context import RequestContext
@@ -13,6 +15,7 @@ from frontdesk.service.links import send_user_link, use_user_link
 from frontdesk.service.passwords import check_password
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import issue_session
+from frontdesk.service.signin import assurance_level
 from frontdesk.store import sessions as session_store
 
 
@@ -37,8 +40,16 @@ def complete_password_reset(db: Session, deps: Deps, token: str, new_password: s
     check_password(new_password, deps.settings.product_name, field="new_password")
     user = use_user_link(db, deps, PasswordResetToken, token)
     set_password(db, deps, user, new_password, ctx)
-    ended = session_store.end_for_user(db, user.id, deps.clock.now(), cookies_only=True)
-    issued = issue_session(db, deps, user, ctx, long_lived=False)
+    return finish_password_reset(db, deps, user, ctx, keep_api_keys=True, factors=("email_link",))
+
+
+def finish_password_reset(
+    db: Session, deps: Deps, user: User, ctx: RequestContext, *, keep_api_keys: bool, factors: Sequence[str]
+) -> AuthResult:
+    """After the new password is stored: end the other sessions (API keys too unless
+    `keep_api_keys`) and open a new short-lived session proved by `factors`."""
+    ended = session_store.end_for_user(db, user.id, deps.clock.now(), cookies_only=keep_api_keys)
+    issued = issue_session(db, deps, user, ctx, long_lived=False, factors=factors, aal=assurance_level(factors))
     audit.record(
         db,
         deps,
