@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     # how often pending last_seen/api_calls touches are written (contract: visible within 1 s)
     touch_flush_interval: timedelta = timedelta(milliseconds=250)
     db_pool_size: int = Field(default=10, ge=1)
-    # connections per worker for /v1/verify on PostgreSQL; concurrent checks share them in batches
-    verify_connections: int = Field(default=2, ge=1)
+    # connections per worker for /v1/verify on PostgreSQL; concurrent checks share them in batches.
+    # 0 turns the fast path off: verify is then answered by the framework route on the pool
+    verify_connections: int = Field(default=2, ge=0)
     db_statement_timeout: timedelta = timedelta(seconds=5)
 
     # hosted pages: `product_name` above names the product; these colour the sign-in pages.

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from frontdesk.clock import FrozenClock
 from frontdesk.db import make_engine
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings
 from tests.reliability.conftest import all_at_once
 

@@ -13,11 +13,11 @@ from frontdesk import crypto
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import InvalidInput
 from frontdesk.models import RecoveryCode
+from frontdesk.runtime import Frontdesk
 from frontdesk.service import recovery
 from frontdesk.service.context import RequestContext
 from frontdesk.service.factors import regenerate_recovery_codes
 from frontdesk.service.recovery import recovery_codes_left, use_recovery_code
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
 from frontdesk.settings import Settings
 from tests.factories import make_user

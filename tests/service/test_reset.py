@@ -8,11 +8,11 @@ import pytest
 
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import InsecurePassword, InvalidCredentials, RateLimited, TokenInvalid
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import change_password
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
 from frontdesk.service.reset import complete_password_reset, request_password_reset
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate, create_api_key
 from frontdesk.settings import Settings
 from tests.factories import PASSWORD, make_session, make_user

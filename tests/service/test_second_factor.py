@@ -20,12 +20,12 @@ from frontdesk.errors import (
     TokenInvalid,
 )
 from frontdesk.models import SecondFactorChallenge, User, UserSession
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import check_user_password, set_banned
 from frontdesk.service.challenges import CHALLENGE_TTL, require_second_factor
 from frontdesk.service.context import RequestContext
 from frontdesk.service.recovery import recovery_codes_left
 from frontdesk.service.results import AuthResult
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.second_factor import (
     complete_second_factor,
     login_with_passkey,

@@ -11,9 +11,9 @@ from frontdesk import crypto
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
 from frontdesk.models import UserSession
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import set_banned
 from frontdesk.service.context import NO_CONTEXT, RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import (
     authenticate,
     create_api_key,

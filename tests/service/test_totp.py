@@ -13,10 +13,10 @@ from sqlalchemy import select
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import InvalidCode, InvalidInput, NotFound, SealBroken
 from frontdesk.models import TotpFactor
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.factors import has_second_factor, methods
 from frontdesk.service.recovery import recovery_codes_left
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.totp import (
     TotpEnrolment,
     begin_totp_enrolment,

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import InvalidInput, NotFound
 from frontdesk.models import AuthEvent, WebAuthnCredential
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.factors import has_second_factor, methods
 from frontdesk.service.recovery import recovery_codes_left
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.webauthn import (
     CHALLENGE_TTL,
     authentication_options,

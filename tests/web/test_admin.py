@@ -9,26 +9,19 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
-    BACKENDS,
     bearer,
     create_api_key,
     error_code,
     latest_email,
     log_in,
     make_account,
-    shared_server,
     signed_in,
     utc_time,
 )
 
 ACTIONS = [("ban", None), ("unban", None), ("revoke-sessions", None), ("api-keys", {"expiry_days": 30})]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 def newest_email_id(client: httpx.Client) -> int:

@@ -6,9 +6,8 @@ import pytest
 
 from frontdesk.service.accounts import delete_user
 from frontdesk.service.context import RequestContext
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
-    BACKENDS,
     PASSWORD,
     bearer,
     check_auth_result,
@@ -19,18 +18,12 @@ from tests.web.helpers import (
     make_account,
     service,
     session_token,
-    shared_server,
     sign_up,
     signed_in,
     token_in,
     unique,
     utc_time,
 )
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 def newest_email_id(server: LiveServer) -> int:

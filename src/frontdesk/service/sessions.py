@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -22,12 +23,11 @@ from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe, locate
 from frontdesk.store import sessions as store
 from frontdesk.store import users as user_store
-from frontdesk.store.fastpath import UNAVAILABLE as DATABASE_UNAVAILABLE
-from frontdesk.store.fastpath import AsyncPrincipalLookup
+
+if TYPE_CHECKING:  # the asyncpg fast path is the server's (frontdesk[server]); see service/fastpath.py
+    from frontdesk.store.fastpath import AsyncPrincipalLookup
 
 log = logging.getLogger(__name__)
-
-__all__ = ["DATABASE_UNAVAILABLE"]  # errors meaning "the database is not answering" on the fast path
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -121,8 +121,8 @@ def authenticate(db: Session, deps: Deps, token: str, *, is_api_key: bool) -> Pr
     if not _plausible(token):
         return None
     now = deps.clock.now()
-    row = store.find_principal(db, crypto.digest(token), is_api_key, now, deps.settings.session_idle_ttl)
-    return _principal(deps, row, is_api_key, now)
+    principal = store.find_principal(db, crypto.digest(token), is_api_key, now, deps.settings.session_idle_ttl)
+    return _touched(deps, principal, now)
 
 
 async def authenticate_fast(
@@ -132,22 +132,19 @@ async def authenticate_fast(
     if not _plausible(token):
         return None
     now = deps.clock.now()
-    row = await lookup.find(crypto.digest(token), is_api_key, now)
-    return _principal(deps, row, is_api_key, now)
+    principal = await lookup.find(crypto.digest(token), is_api_key, now)
+    return _touched(deps, principal, now)
 
 
 def _plausible(token: str) -> bool:
-    return 0 < len(token) <= 512
+    return 0 < len(token) <= crypto.MAX_TOKEN_LENGTH
 
 
-def _principal(
-    deps: Deps, row: tuple[int, int, str, datetime, bool, bool] | None, is_api_key: bool, now: datetime
-) -> Principal | None:
-    if row is None:
-        return None
-    session_id, user_id, username, expiry, long_lived, is_superuser = row
-    deps.touches.record(session_id, now)
-    return Principal(session_id, user_id, username, expiry, long_lived, is_api_key, is_superuser)
+def _touched(deps: Deps, principal: Principal | None, now: datetime) -> Principal | None:
+    """Record the use of a found session (written later, in batches)."""
+    if principal is not None:
+        deps.touches.record(principal.session_id, now)
+    return principal
 
 
 def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: int, ctx: RequestContext) -> None:

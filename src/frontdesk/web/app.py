@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from frontdesk.mail import MailWorker, start_worker
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web import errors, openapi, pages
 from frontdesk.web.api import account, admin, devmail, open, ops, proxy

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.web.conftest import LiveServer, start_server
+from tests.live import LiveServer, start_server
 from tests.web.helpers import PASSWORD, latest_email, log_in, token_in
 from tests.web.helpers import sign_up as api_sign_up
 from tests.web.pages.forms import csrf_token, error_of, submit, value_of
