@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from frontdesk.models import PasswordResetToken, User
 from frontdesk.service import audit
 from frontdesk.service.accounts import set_password
+from frontdesk.service.challenges import needs_second_factor, require_second_factor
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.links import send_user_link, use_user_link
@@ -36,9 +37,22 @@ def request_password_reset(db: Session, deps: Deps, login: str, ctx: RequestCont
 def complete_password_reset(db: Session, deps: Deps, token: str, new_password: str, ctx: RequestContext) -> AuthResult:
     """Use the reset link once, in one transaction: new password, every cookie session and every
     outstanding login/reset token ended, a notice emailed, and a new short-lived session.
-    API keys survive (they are credentials of their own, managed on the account page)."""
+    API keys survive (they are credentials of their own, managed on the account page).
+    A user with a second factor gets SecondFactorRequired instead: the reset happens after it."""
     check_password(new_password, deps.settings.product_name, field="new_password")
     user = use_user_link(db, deps, PasswordResetToken, token)
+    if needs_second_factor(db, deps, user.id):
+        # the link is used up; the new password waits (hashed) for the second step
+        raise require_second_factor(
+            db,
+            deps,
+            user,
+            ctx,
+            purpose="reset",
+            first_factor="email_link",
+            new_password_hash=deps.hasher.hash(new_password),
+            keep_api_keys=True,
+        )
     set_password(db, deps, user, new_password, ctx)
     return finish_password_reset(db, deps, user, ctx, keep_api_keys=True, factors=("email_link",))
 

@@ -15,7 +15,7 @@ from frontdesk.mail import MailWorker, start_worker
 from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web import errors, openapi, pages
-from frontdesk.web.api import account, admin, devmail, open, ops, proxy
+from frontdesk.web.api import account, admin, devmail, factors, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.fastverify import VerifyFastPath
 from frontdesk.web.middleware import BodyLimitMiddleware, CsrfMiddleware, MetricsMiddleware
@@ -62,7 +62,7 @@ def create_app(
     app.state.request_info = RequestInfo(settings)
     errors.install(app)
     openapi.install(app)
-    for module in (open, account, admin, proxy, ops, devmail):
+    for module in (open, factors, account, admin, proxy, ops, devmail):
         app.include_router(module.router)
     pages.install(app)  # hosted pages and their stylesheet
     app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import UTC
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +43,8 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CANNOT_DELETE_CURRENT_SESSION = "cannot_delete_current_session"
     MUST_CONFIRM = "must_confirm"
+    INVALID_CODE = "invalid_code"
+    MFA_REQUIRED = "mfa_required"  # not an error: the 202 of a first step (see `mfa_required`)
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -84,6 +87,7 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.CannotDeleteCurrentSession, 400, ErrorCode.CANNOT_DELETE_CURRENT_SESSION),
     (e.MustConfirm, 400, ErrorCode.MUST_CONFIRM),
     (e.InvalidCredentials, 401, ErrorCode.INVALID_CREDENTIALS),
+    (e.InvalidCode, 401, ErrorCode.INVALID_CODE),
     (Unauthenticated, 401, ErrorCode.UNAUTHENTICATED),
     (AmbiguousCredentials, 401, ErrorCode.AMBIGUOUS_CREDENTIALS),
     (e.AccountSuspended, 403, ErrorCode.ACCOUNT_SUSPENDED),
@@ -92,6 +96,7 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.UsernameTaken, 409, ErrorCode.USERNAME_TAKEN),
     (e.EmailTaken, 409, ErrorCode.EMAIL_TAKEN),
     (e.RateLimited, 429, ErrorCode.RATE_LIMITED),
+    (e.SecondFactorRequired, 202, ErrorCode.MFA_REQUIRED),
 ]
 
 # Answered by the middleware in front of the routes, for any unsafe request.
@@ -156,6 +161,17 @@ def for_error(exc: e.FrontdeskError) -> JSONResponse:
     return error_response(status, code, str(exc), headers_for(exc) or None)
 
 
+def mfa_required(outcome: e.SecondFactorRequired) -> JSONResponse:
+    """202 `{"status":"mfa_required","challenge","methods","expiry"}`: no session, no cookie."""
+    body = {
+        "status": "mfa_required",
+        "challenge": outcome.challenge,
+        "methods": outcome.methods,
+        "expiry": outcome.expiry.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    return JSONResponse(body, status_code=202, headers={"Cache-Control": "no-store"})
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     problems = []
     for err in exc.errors()[:5]:
@@ -185,7 +201,12 @@ def install(app: FastAPI) -> None:
         log.warning("database.unavailable", extra={"type": type(exc).__name__})
         return unavailable_response()
 
+    async def second_factor_required(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, e.SecondFactorRequired)
+        return mfa_required(exc)
+
     app.add_exception_handler(e.FrontdeskError, frontdesk_error)
+    app.add_exception_handler(e.SecondFactorRequired, second_factor_required)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for kind in DATABASE_ERRORS:
