@@ -503,4 +503,4 @@ def test_wrong_methods_get_405_naming_the_documented_ones(target: Target) -> Non
                 response = client.request(method, path)
                 expect(response, 405, "method_not_allowed")
                 allowed = {m.strip() for m in response.headers["allow"].split(",")} - {"HEAD"}
-                assert allowed == documented, (method, template, response.headers["allow"])
+                assert allowed == documented - {"HEAD"}, (method, template, response.headers["allow"])

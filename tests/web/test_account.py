@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
@@ -234,11 +235,17 @@ def test_change_password(server: LiveServer) -> None:
         assert browser.get("/v1/verify").status_code == 200, "the current session survives"
         assert elsewhere.get("/v1/verify").status_code == 401, "other cookie sessions end"
         with httpx.Client(base_url=server.url, headers=bearer(str(key["token"]))) as api:
-            assert api.get("/v1/verify").status_code == 200
+            assert api.get("/v1/verify").status_code == 401, "API keys end too"
         assert "password was changed" in latest_email(browser, account.email)["subject"].lower()
+        kept = create_api_key(browser, dataclasses.replace(account, password=new_password))
+        again = {"old_password": new_password, "new_password": "a third long passphrase", "keep_api_keys": True}
+        assert browser.post("/v1/password", json=again).status_code == 204
+        with httpx.Client(base_url=server.url, headers=bearer(str(kept["token"]))) as api:
+            assert api.get("/v1/verify").status_code == 200, "keep_api_keys kept the key"
+        assert latest_email(browser, account.email, "a new API key was created")
     with server.client() as fresh:
         assert error_code(log_in(fresh, account.username), 401) == "invalid_credentials"
-        assert log_in(fresh, account.username, new_password).status_code == 200
+        assert log_in(fresh, account.username, "a third long passphrase").status_code == 200
 
 
 def test_api_keys(server: LiveServer) -> None:

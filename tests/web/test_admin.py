@@ -69,6 +69,9 @@ def test_ban_stops_every_session_at_once_and_login_says_suspended_only_after_the
             assert newest_email_id(fresh) == before, "a banned user was emailed a way in"
 
         assert boss.post(f"/v1/admin/users/{target.user_id}/unban").status_code == 204
+        assert browser.get("/v1/verify").status_code == 401, "an unban brought back a session"
+        with httpx.Client(base_url=server.url, headers=bearer(str(key["token"]))) as api:
+            assert api.get("/v1/verify").status_code == 401, "an unban brought back an API key"
         with server.client() as fresh:
             assert log_in(fresh, target.username).status_code == 200
         assert boss.get("/v1/verify").status_code == 200

@@ -29,8 +29,9 @@ from frontdesk.web.authn import (
     has_session_cookie,
     read_credential,
 )
-from tests.conftest import FAST_ARGON2, POSTGRES_URL, _admin_engine
-from tests.web.conftest import LiveServer, start_server
+from tests.databases import POSTGRES_URL, _admin_engine
+from tests.fast import FAST_ARGON2
+from tests.live import LiveServer, start_server
 from tests.web.helpers import (
     DEFAULT_ENV,
     PASSWORD,

@@ -22,6 +22,7 @@ KINDS: Mapping[str, frozenset[str]] = {
     "password_reset": frozenset({"name", "link"}),
     "password_changed": frozenset({"name", "when", "ip_address", "browser"}),
     "api_key_created": frozenset({"name", "key_name", "token", "expiry"}),
+    "api_key_notice": frozenset({"name", "key_name", "expiry", "device"}),
 }
 
 # Kinds whose bodies carry a usable secret (a token link or an API key): the sender blanks
@@ -35,6 +36,7 @@ _SUBJECTS: Mapping[str, str] = {
     "password_reset": "Reset your {product} password",
     "password_changed": "Your {product} password was changed",
     "api_key_created": "A new API key for your {product} account",
+    "api_key_notice": "A new API key was created for your {product} account",
 }
 
 _env = Environment(

@@ -34,10 +34,12 @@ def request_password_reset(db: Session, deps: Deps, login: str, ctx: RequestCont
     )
 
 
-def complete_password_reset(db: Session, deps: Deps, token: str, new_password: str, ctx: RequestContext) -> AuthResult:
-    """Use the reset link once, in one transaction: new password, every cookie session and every
+def complete_password_reset(
+    db: Session, deps: Deps, token: str, new_password: str, ctx: RequestContext, *, keep_api_keys: bool = False
+) -> AuthResult:
+    """Use the reset link once, in one transaction: new password, every session and every
     outstanding login/reset token ended, a notice emailed, and a new short-lived session.
-    API keys survive (they are credentials of their own, managed on the account page).
+    API keys end too unless `keep_api_keys` (whoever learned the old password may have made one).
     A user with a second factor gets SecondFactorRequired instead: the reset happens after it."""
     check_password(new_password, deps.settings.product_name, field="new_password")
     user = use_user_link(db, deps, PasswordResetToken, token)
@@ -51,10 +53,10 @@ def complete_password_reset(db: Session, deps: Deps, token: str, new_password: s
             purpose="reset",
             first_factor="email_link",
             new_password_hash=deps.hasher.hash(new_password),
-            keep_api_keys=True,
+            keep_api_keys=keep_api_keys,
         )
     set_password(db, deps, user, new_password, ctx)
-    return finish_password_reset(db, deps, user, ctx, keep_api_keys=True, factors=("email_link",))
+    return finish_password_reset(db, deps, user, ctx, keep_api_keys=keep_api_keys, factors=("email_link",))
 
 
 def finish_password_reset(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from frontdesk import crypto
 from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
 from frontdesk.models import User, UserSession
-from frontdesk.service import audit
+from frontdesk.service import audit, emails
 from frontdesk.service.accounts import check_own_password
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
@@ -199,7 +199,8 @@ def create_api_key(
     expiry_days: int,
     ctx: RequestContext,
 ) -> IssuedSession:
-    """A new API key for the caller, who proves it is them with their password."""
+    """A new API key for the caller, who proves it is them with their password; the owner is
+    emailed a notice (name, expiry, where from), so a key made by someone else does not go unseen."""
     if principal.is_api_key:
         raise Forbidden("API keys can't create API keys; sign in with a browser session.")
     name = name.strip()
@@ -213,6 +214,19 @@ def create_api_key(
     check_own_password(db, deps, user, password, ctx, event="api_key.refused")
     issued = issue_session(
         db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=timedelta(days=expiry_days)
+    )
+    device = describe(ctx.user_agent)
+    emails.send(
+        db,
+        deps,
+        kind="api_key_notice",
+        to=user.email,
+        context={
+            "name": user.name,
+            "key_name": name,
+            "expiry": issued.session.expiry.strftime("%Y-%m-%d"),
+            "device": f"{device.browser} on {device.operating_system}, {ctx.ip_address or 'unknown address'}",
+        },
     )
     audit.record(db, deps, "api_key.created", ctx, user_id=user.id, session_id=issued.session.id)
     return issued

@@ -157,6 +157,9 @@ def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx) -> StatusRespons
 )
 @access(Access.OPEN)
 def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
-    """New password; every cookie session and outstanding link ends; a new short-lived session starts."""
-    result = fd.call(reset.complete_password_reset, body.token, body.new_password, ctx)
+    """New password; every session and outstanding link ends, API keys too unless `keep_api_keys`;
+    a new short-lived session starts."""
+    result = fd.call(
+        reset.complete_password_reset, body.token, body.new_password, ctx, keep_api_keys=body.keep_api_keys
+    )
     return signed_in(response, result, fd.settings)
