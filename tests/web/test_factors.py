@@ -213,3 +213,11 @@ def test_bad_input_to_account_routes_changes_nothing(server: LiveServer, path: s
     with signed_in(server, account) as client:
         assert error_code(client.post(path, json=body), 400) == "invalid_request"
         assert client.get("/v1/second-factors").json() == {"totp": False, "webauthn": [], "recovery_codes_left": 0}
+
+
+def test_a_wrong_method_names_every_method_of_the_path(server: LiveServer) -> None:
+    """`/v1/second-factors/totp` has a POST and a DELETE route: a 405 lists both."""
+    with server.client() as client:
+        response = client.put("/v1/second-factors/totp")
+        assert error_code(response, 405) == "method_not_allowed"
+        assert response.headers["allow"] == "DELETE, POST"

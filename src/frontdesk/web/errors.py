@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from datetime import UTC
 from enum import StrEnum
 from typing import Any
@@ -161,6 +162,23 @@ def for_error(exc: e.FrontdeskError) -> JSONResponse:
     return error_response(status, code, str(exc), headers_for(exc) or None)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method `/openapi.json` documents for the request's path. Starlette's own 405 names
+    only the first route's methods, so a path with a POST and a DELETE route would list one.
+    A literal path (`/v1/sessions/revoke-others`) wins over a template that also fits it."""
+    path = request.url.path
+    found: dict[int, set[str]] = {}  # by the number of path parameters of the template
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods = found.setdefault(template.count("{"), set())
+            methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    return ", ".join(sorted(found[min(found)])) if found else ""
+
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def mfa_required(outcome: e.SecondFactorRequired) -> JSONResponse:
     """202 `{"status":"mfa_required","challenge","methods","expiry"}`: no session, no cookie."""
     body = {
@@ -191,11 +209,14 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(400, ErrorCode.INVALID_REQUEST, _validation_message(exc))
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
         message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 400 else "The request is not valid."
-        return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(exc.status_code, code, message, headers or None)
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database.unavailable", extra={"type": type(exc).__name__})
