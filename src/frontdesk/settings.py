@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
     # `/docs` and `/redoc` (on|off); unset: on in development, off in production
     api_docs: bool | None = None
+    # WebAuthn relying-party id; default: the public URL's host (contract section 6)
+    webauthn_rp_id: str | None = None
 
     # lifetimes (seed defaults; login link per OWASP ASVS 5.0)
     session_ttl: timedelta = timedelta(days=730)
@@ -228,6 +230,16 @@ class Settings(BaseSettings):
     def public_origin(self) -> str:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def rp_id(self) -> str:
+        """The WebAuthn relying-party id: FRONTDESK_WEBAUTHN_RP_ID, else the public URL's host."""
+        return self.webauthn_rp_id or urlsplit(self.public_url).hostname or "localhost"
+
+    @property
+    def webauthn_origins(self) -> list[str]:
+        """Origins a WebAuthn response may come from: the public URL's and ALLOWED_ORIGINS."""
+        return [self.public_origin, *(o.rstrip("/") for o in self.allowed_origins)]
 
     @property
     def secure_cookies(self) -> bool:

@@ -16,7 +16,7 @@ from frontdesk.mail import MailWorker, start_worker
 from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web import apidocs, errors, openapi, pages
-from frontdesk.web.api import account, admin, devmail, open, ops, proxy
+from frontdesk.web.api import account, admin, devmail, factors, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.deps import Access, access, access_of
 from frontdesk.web.fastverify import VerifyFastPath
@@ -64,7 +64,7 @@ def create_app(
     app.state.request_info = RequestInfo(settings)
     errors.install(app)
     openapi.install(app)
-    for module in (open, account, admin, proxy, ops, devmail):
+    for module in (open, factors, account, admin, proxy, ops, devmail):
         app.include_router(module.router)
     pages.install(app)  # hosted pages and their stylesheet
     if settings.api_docs_enabled:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from datetime import UTC
 from enum import StrEnum
 from typing import Any
 
@@ -44,6 +46,8 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CANNOT_DELETE_CURRENT_SESSION = "cannot_delete_current_session"
     MUST_CONFIRM = "must_confirm"
+    INVALID_CODE = "invalid_code"
+    MFA_REQUIRED = "mfa_required"  # not an error: the 202 of a first step (see `mfa_required`)
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -86,6 +90,7 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.CannotDeleteCurrentSession, 400, ErrorCode.CANNOT_DELETE_CURRENT_SESSION),
     (e.MustConfirm, 400, ErrorCode.MUST_CONFIRM),
     (e.InvalidCredentials, 401, ErrorCode.INVALID_CREDENTIALS),
+    (e.InvalidCode, 401, ErrorCode.INVALID_CODE),
     (Unauthenticated, 401, ErrorCode.UNAUTHENTICATED),
     (AmbiguousCredentials, 401, ErrorCode.AMBIGUOUS_CREDENTIALS),
     (e.AccountSuspended, 403, ErrorCode.ACCOUNT_SUSPENDED),
@@ -94,6 +99,7 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.UsernameTaken, 409, ErrorCode.USERNAME_TAKEN),
     (e.EmailTaken, 409, ErrorCode.EMAIL_TAKEN),
     (e.RateLimited, 429, ErrorCode.RATE_LIMITED),
+    (e.SecondFactorRequired, 202, ErrorCode.MFA_REQUIRED),
 ]
 
 # Answered by the middleware in front of the routes, for any unsafe request.
@@ -158,6 +164,34 @@ def for_error(exc: e.FrontdeskError) -> JSONResponse:
     return error_response(status, code, str(exc), headers_for(exc) or None)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method `/openapi.json` documents for the request's path. Starlette's own 405 names
+    only the first route's methods, so a path with a POST and a DELETE route would list one.
+    A literal path (`/v1/sessions/revoke-others`) wins over a template that also fits it."""
+    path = request.url.path
+    found: dict[int, set[str]] = {}  # by the number of path parameters of the template
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods = found.setdefault(template.count("{"), set())
+            methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    return ", ".join(sorted(found[min(found)])) if found else ""
+
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def mfa_required(outcome: e.SecondFactorRequired) -> JSONResponse:
+    """202 `{"status":"mfa_required","challenge","methods","expiry"}`: no session, no cookie."""
+    body = {
+        "status": "mfa_required",
+        "challenge": outcome.challenge,
+        "methods": outcome.methods,
+        "expiry": outcome.expiry.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    return JSONResponse(body, status_code=202, headers={"Cache-Control": "no-store"})
+
+
 def for_http_error(exc: StarletteHTTPException) -> JSONResponse:
     """The framework's own refusals (no route, wrong method, ...) in the contract's shape."""
     code = STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
@@ -205,16 +239,24 @@ def install(app: FastAPI) -> None:
             raise exc
         return error_response(400, ErrorCode.INVALID_REQUEST, _validation_message(exc))
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, StarletteHTTPException):
             raise exc
+        if exc.status_code == 405:
+            exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
         return for_http_error(exc)
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         DATABASE_OUTAGE.failed(exc, "request")
         return unavailable_response()
 
+    async def second_factor_required(_: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, e.SecondFactorRequired):  # registered for this class only
+            raise exc
+        return mfa_required(exc)
+
     app.add_exception_handler(e.FrontdeskError, frontdesk_error)
+    app.add_exception_handler(e.SecondFactorRequired, second_factor_required)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for kind in DATABASE_ERRORS:

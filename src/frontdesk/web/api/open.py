@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from frontdesk.service import login as login_service
 from frontdesk.service import reset, signup
 from frontdesk.service.sessions import end_current_session
+from frontdesk.web.api.factors import MFA_REQUIRED
 from frontdesk.web.api.results import auth_response_with_cookies
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
@@ -63,7 +64,7 @@ def username_status(username: str, fd: FD) -> UsernameResponse:
 @router.post(
     "/login",
     response_model=AuthResponse,
-    responses=responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.RATE_LIMITED, C.CSRF_FAILED),
+    responses={**responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.RATE_LIMITED, C.CSRF_FAILED), **MFA_REQUIRED},
 )
 @access(Access.OPEN)
 def login(request: Request, body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
@@ -127,7 +128,9 @@ def request_login_link(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
     return StatusResponse(status="accepted")
 
 
-@router.post("/login-link/confirm", response_model=AuthResponse, responses=responses(C.INVALID_TOKEN))
+@router.post(
+    "/login-link/confirm", response_model=AuthResponse, responses={**responses(C.INVALID_TOKEN), **MFA_REQUIRED}
+)
 @access(Access.OPEN)
 def confirm_login_link(
     request: Request, body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response
@@ -155,7 +158,7 @@ def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx) -> StatusRespons
 @router.post(
     "/password-reset/confirm",
     response_model=AuthResponse,
-    responses=responses(C.INVALID_TOKEN, *PASSWORD_ERRORS),
+    responses={**responses(C.INVALID_TOKEN, *PASSWORD_ERRORS), **MFA_REQUIRED},
 )
 @access(Access.OPEN)
 def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
