@@ -79,7 +79,9 @@ def start_provider(log_dir: Path, redirect_uris: list[str] | None = None) -> Oid
         raise RuntimeError("node is needed to run the test OpenID provider")
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
-    clients = [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris or [REDIRECT_URI]}]
+    clients = [
+        {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris or [REDIRECT_URI]}
+    ]
     log_path = log_dir / f"oidc-provider-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

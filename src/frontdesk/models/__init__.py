@@ -2,6 +2,8 @@
 
 from frontdesk.models.audit import AuthEvent as AuthEvent
 from frontdesk.models.base import Base as Base
+from frontdesk.models.identity import Identity as Identity
+from frontdesk.models.identity import OAuthFlow as OAuthFlow
 from frontdesk.models.outbox import OutboxEmail as OutboxEmail
 from frontdesk.models.ratelimit import RateLimitBucket as RateLimitBucket
 from frontdesk.models.session import UserSession as UserSession

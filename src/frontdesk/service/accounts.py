@@ -87,7 +87,8 @@ def check_user_password(db: Session, deps: Deps, user: User | None, password: st
     if user is None:
         deps.hasher.burn(password)
         return False
-    if not deps.hasher.verify(user.hashed_password, password):
+    # an account without a password (made by social sign-in) costs the same and never matches
+    if not deps.hasher.verify(user.hashed_password, password) or user.hashed_password is None:
         return False
     if deps.hasher.needs_rehash(user.hashed_password):
         user.hashed_password = deps.hasher.hash(password)
