@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 TOKEN_BYTES = 32
 API_KEY_PREFIX = "fdk_"
@@ -117,3 +119,25 @@ class PasswordHasher:
 
     def needs_rehash(self, hashed: str) -> bool:
         return self._hasher.check_needs_rehash(hashed)
+
+
+_SEAL_NONCE_BYTES = 12
+
+
+def _seal_key(secret: str, purpose: str) -> bytes:
+    return hashlib.sha256(f"frontdesk seal:{purpose}:".encode() + secret.encode()).digest()
+
+
+def seal(secret: str, purpose: str, plaintext: str) -> bytes:
+    """AES-256-GCM encryption under a key derived from `secret` (a random token, never a password)."""
+    nonce = os.urandom(_SEAL_NONCE_BYTES)
+    return nonce + AESGCM(_seal_key(secret, purpose)).encrypt(nonce, plaintext.encode(), purpose.encode())
+
+
+def unseal(secret: str, purpose: str, box: bytes) -> str | None:
+    """The plaintext `seal` was given, or None when `secret` or `purpose` is not the one it was sealed with."""
+    nonce, ciphertext = box[:_SEAL_NONCE_BYTES], box[_SEAL_NONCE_BYTES:]
+    try:
+        return AESGCM(_seal_key(secret, purpose)).decrypt(nonce, ciphertext, purpose.encode()).decode()
+    except (InvalidTag, ValueError):
+        return None

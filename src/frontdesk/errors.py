@@ -116,3 +116,31 @@ class RateLimited(FrontdeskError):
     def __init__(self, retry_after: timedelta) -> None:
         super().__init__("Too many attempts; try again later.")
         self.retry_after = retry_after
+
+
+class SocialSignInFailed(FrontdeskError):
+    """A social sign-in callback was refused (bad or used state, no binding cookie, a token that does
+    not validate, ...). `reason` is a short machine word for logs and metrics, never shown with secrets.
+
+    An outcome, not an abort: the flow it ended stays ended.
+    """
+
+    keep_changes = True
+
+    def __init__(
+        self, reason: str, message: str = "This sign-in did not work. Start again from the sign-in page."
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ProviderUnavailable(SocialSignInFailed):
+    """The provider did not answer, or answered something unusable (an outage, not an attack)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "The sign-in provider is not answering right now. Try again in a few minutes.")
+
+
+class LastSignInMethod(FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("This is the only way to sign in to this account: set a password or link another first.")

@@ -6,8 +6,8 @@
 //   [{"client_id": "frontdesk", "client_secret": "...", "redirect_uris": ["http://127.0.0.1:8000/v1/oauth/corp/callback"]}]
 // The provider's own development login and consent pages are on (devInteractions): any login
 // name signs in with any password. The account behind a login name is made up from the name:
-//   sub                  "sub-" + the login name as typed
-//   email                the login name if it contains "@", else "<name>@example.test"
+//   sub                  the login name as typed
+//   email                the login name if it contains "@", else "<name>@example.com"
 //   email_verified       true, unless the login name ends with "-unverified" (stripped from the email)
 //   preferred_username   the email's local part
 // so "alice" and "alice-unverified" are two identities with the same email, one of them unverified.
@@ -29,9 +29,9 @@ const clients = JSON.parse(process.env.OIDC_CLIENTS || '[]').map((client) => ({
 function account(login) {
   const unverified = login.endsWith('-unverified');
   const base = unverified ? login.slice(0, -'-unverified'.length) : login;
-  const email = base.includes('@') ? base : `${base}@example.test`;
+  const email = base.includes('@') ? base : `${base}@example.com`;
   return {
-    sub: `sub-${login}`,
+    sub: login,
     email,
     email_verified: !unverified,
     preferred_username: email.split('@')[0],

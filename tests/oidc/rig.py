@@ -23,12 +23,13 @@ INSTALL_TIMEOUT = 300.0
 STARTUP_TIMEOUT = 30.0
 
 # The frontdesk side of the tests: an in-process app on this public URL (never listened on;
-# tests follow the provider's redirects to it themselves), with the provider named "corp".
+# tests follow the provider's redirects to it themselves). It names the one real provider twice:
+# "corp" (a generic provider, not trusted for email) and "trusted" (trusted for email).
 PUBLIC_URL = "http://127.0.0.1:8000"
-PROVIDER_NAME = "corp"
+PROVIDER_NAMES = ("corp", "trusted")
 CLIENT_ID = "frontdesk-tests"
 CLIENT_SECRET = "test-only-client-secret-0123456789abcdef"
-REDIRECT_URI = f"{PUBLIC_URL}/v1/oauth/{PROVIDER_NAME}/callback"
+REDIRECT_URIS = [f"{PUBLIC_URL}/v1/oauth/{name}/callback" for name in PROVIDER_NAMES]
 
 
 @dataclass
@@ -80,7 +81,7 @@ def start_provider(log_dir: Path, redirect_uris: list[str] | None = None) -> Oid
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
     clients = [
-        {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris or [REDIRECT_URI]}
+        {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris or REDIRECT_URIS}
     ]
     log_path = log_dir / f"oidc-provider-{port}.log"
     with log_path.open("wb") as log:

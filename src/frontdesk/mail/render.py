@@ -22,6 +22,8 @@ KINDS: Mapping[str, frozenset[str]] = {
     "password_reset": frozenset({"name", "link"}),
     "password_changed": frozenset({"name", "when", "ip_address", "browser"}),
     "api_key_created": frozenset({"name", "key_name", "token", "expiry"}),
+    "identity_linked": frozenset({"name", "provider", "when", "ip_address", "browser"}),
+    "identity_unlinked": frozenset({"name", "provider", "when", "ip_address", "browser"}),
 }
 
 # Kinds whose bodies carry a usable secret (a token link or an API key): the sender blanks
@@ -35,6 +37,8 @@ _SUBJECTS: Mapping[str, str] = {
     "password_reset": "Reset your {product} password",
     "password_changed": "Your {product} password was changed",
     "api_key_created": "A new API key for your {product} account",
+    "identity_linked": "A sign-in provider was linked to your {product} account",
+    "identity_unlinked": "A sign-in provider was removed from your {product} account",
 }
 
 _env = Environment(

@@ -25,17 +25,18 @@ def create_user(
     *,
     email: str,
     username: str,
-    password: str,
+    password: str | None,
     name: str,
     ctx: RequestContext,
     is_superuser: bool = False,
     hashed_password: str | None = None,
 ) -> User:
-    """Create a user after checking every rule; `hashed_password` skips hashing for a verified signup."""
+    """Create a user after checking every rule; `hashed_password` skips hashing for a verified signup,
+    and `password=None` (without a hash) makes an account with no password (social sign-in)."""
     username, ukey = username_forms(username)
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
-    if hashed_password is None:
+    if hashed_password is None and password is not None:
         check_password(password, deps.settings.product_name)
         hashed_password = deps.hasher.hash(password)
     if store.get_by_username_key(db, ukey) is not None:

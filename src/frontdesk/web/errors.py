@@ -42,6 +42,9 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CANNOT_DELETE_CURRENT_SESSION = "cannot_delete_current_session"
     MUST_CONFIRM = "must_confirm"
+    LAST_SIGN_IN_METHOD = "last_sign_in_method"
+    SOCIAL_SIGN_IN_FAILED = "social_sign_in_failed"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -78,6 +81,9 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.TokenInvalid, 400, ErrorCode.INVALID_TOKEN),
     (e.CannotDeleteCurrentSession, 400, ErrorCode.CANNOT_DELETE_CURRENT_SESSION),
     (e.MustConfirm, 400, ErrorCode.MUST_CONFIRM),
+    (e.LastSignInMethod, 400, ErrorCode.LAST_SIGN_IN_METHOD),
+    (e.ProviderUnavailable, 502, ErrorCode.PROVIDER_UNAVAILABLE),
+    (e.SocialSignInFailed, 400, ErrorCode.SOCIAL_SIGN_IN_FAILED),
     (e.InvalidCredentials, 401, ErrorCode.INVALID_CREDENTIALS),
     (Unauthenticated, 401, ErrorCode.UNAUTHENTICATED),
     (AmbiguousCredentials, 401, ErrorCode.AMBIGUOUS_CREDENTIALS),
