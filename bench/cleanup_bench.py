@@ -24,9 +24,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from frontdesk.clock import SystemClock
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import NO_CONTEXT
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate, issue_session
 from frontdesk.settings import Settings
 

@@ -6,9 +6,9 @@ import itertools
 from typing import Any
 
 from frontdesk.models import User
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import IssuedSession, issue_session
 
 PASSWORD = "correct horse battery staple"

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 
 from frontdesk.models import OutboxEmail
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 
 
 def outbox(fd: Frontdesk, kind: str | None = None, to: str | None = None) -> list[OutboxEmail]:

@@ -12,11 +12,11 @@ import pytest
 
 from frontdesk.clock import SystemClock
 from frontdesk.models import UserSession
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings
-from tests.conftest import FAST_ARGON2
 from tests.factories import make_session, make_user
+from tests.fast import FAST_ARGON2_ENV
 
 COMMANDS = [
     "migrate",
@@ -40,7 +40,7 @@ def clock() -> SystemClock:
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
-    env = {f"FRONTDESK_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()}
+    env = dict(FAST_ARGON2_ENV)
     env["FRONTDESK_DATABASE_URL"] = settings.database_url
     env["COLUMNS"] = "200"
     return env

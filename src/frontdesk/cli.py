@@ -15,11 +15,11 @@ from rich.table import Table
 
 from frontdesk.errors import ConfigurationError, FrontdeskError
 from frontdesk.mail import outbox_status, run_worker
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user, find_user_by_ref, set_banned
 from frontdesk.service.admin import issue_api_key
 from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import end_session_by_id, list_sessions
 from frontdesk.settings import Settings, load_settings
 

@@ -18,6 +18,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 TOKEN_BYTES = 32
 API_KEY_PREFIX = "fdk_"
+# The longest token any frontdesk credential or link can carry (ours are 43-47 characters); a
+# longer one is refused unread wherever a token arrives: header, cookie, JSON body or form.
+MAX_TOKEN_LENGTH = 512
 
 
 def new_session_token() -> str:

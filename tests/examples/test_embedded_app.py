@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from frontdesk import Settings
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
     BACKENDS,
     FOREIGN_ORIGIN,

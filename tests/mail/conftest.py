@@ -6,7 +6,6 @@ The handler keeps what it received and refuses some recipients on purpose:
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.live import free_port
 
 SMTP_USER = "mailer"
 SMTP_PASSWORD = "s3cret p@ss/word"
@@ -60,13 +61,6 @@ class Collector:
     def messages(self) -> list[EmailMessage]:
         with self.lock:
             return [r.message for r in self.received]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:

@@ -28,6 +28,7 @@ def context(settings: Settings, kind: str, name: str = "Ann") -> dict[str, str]:
             "browser": "Firefox on Linux",
         },
         "api_key_created": {"name": name, "key_name": "ci", "token": API_KEY, "expiry": "2027-01-01"},
+        "api_key_notice": {"name": name, "key_name": "ci", "expiry": "2027-01-01", "device": "Firefox, 203.0.113.9"},
     }[kind]
 
 

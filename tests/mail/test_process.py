@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 from pydantic import SecretStr
@@ -19,6 +18,7 @@ from frontdesk.models import OutboxEmail
 from frontdesk.settings import Settings
 from tests.mail.conftest import SmtpServer
 from tests.mail.helpers import context, enqueue, rows
+from tests.waiting import wait_until
 
 
 def worker_process(database_url: str, smtp_url: str, *args: str) -> subprocess.Popen[str]:
@@ -60,10 +60,7 @@ def test_server_worker_thread_keeps_dev_mail_in_the_outbox(
     worker = start_worker(settings, factory, clock=clock, poll_interval=timedelta(milliseconds=10))
     try:
         enqueue(factory, settings, clock)
-        deadline = time.monotonic() + 5
-        while rows(factory)[0].status != "sent":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        assert wait_until(lambda: rows(factory)[0].status == "sent", 5)
     finally:
         worker.stop()
     assert "token=" in rows(factory)[0].text_body  # no SMTP: the dev mailbox keeps the link

@@ -28,6 +28,7 @@ from frontdesk.settings import Settings
 from frontdesk.store import outbox
 from tests.mail.conftest import SmtpServer
 from tests.mail.helpers import API_KEY, TOKEN, context, enqueue, rows
+from tests.waiting import wait_until
 
 NOMINAL = [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]  # seconds after failed attempts 1..9
 
@@ -196,20 +197,13 @@ def test_a_crashing_transport_only_delays_the_email(
     assert rows(factory)[0].last_error == "internal error: RuntimeError"
 
 
-def wait_for(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not callable(condition) or not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_worker_thread_sends_and_stops(factory: sessionmaker[Session], settings: Settings, clock: FrozenClock) -> None:
     transport = MemoryTransport()
     worker = MailWorker(factory, transport, clock, settings, poll_interval=timedelta(seconds=30))
     with worker:
         enqueue(factory, settings, clock, count=3)
         worker.wake()
-        wait_for(lambda: len(transport.messages) == 3)
+        assert wait_until(lambda: len(transport.messages) == 3, 5)
         started = time.monotonic()
     assert time.monotonic() - started < 5  # stop does not wait out the 30 s poll
     assert worker.totals.sent == 3
@@ -220,6 +214,6 @@ def test_worker_survives_a_broken_database(clock: FrozenClock, caplog: pytest.Lo
     broken = sessionmaker(create_engine("sqlite:////nonexistent-dir/frontdesk.db"))
     worker = MailWorker(broken, MemoryTransport(), clock, Settings(), poll_interval=timedelta(milliseconds=5))
     with caplog.at_level(logging.ERROR), worker:
-        wait_for(lambda: caplog.text.count("mail.tick_failed") >= 2)
+        assert wait_until(lambda: caplog.text.count("mail.tick_failed") >= 2, 5)
     assert worker._thread is not None and not worker._thread.is_alive()
     broken.kw["bind"].dispose()

@@ -12,12 +12,11 @@ import pytest
 import uvicorn
 
 from frontdesk.oidc_settings import OidcProviders, parse_providers
-from frontdesk.service.runtime import Frontdesk
-from frontdesk.settings import Settings
+from frontdesk.runtime import Frontdesk
 from frontdesk.web.app import create_app
-from tests.conftest import FAST_ARGON2
+from tests.fast import fast_settings
+from tests.live import free_port
 from tests.oidc.rig import PUBLIC_URL, OidcProvider, start_provider
-from tests.web.conftest import free_port
 
 STARTUP_TIMEOUT = 10.0
 
@@ -43,7 +42,7 @@ def providers(oidc_provider: OidcProvider) -> OidcProviders:
 @pytest.fixture
 def social_fd(database_url: str) -> Iterator[Frontdesk]:
     """frontdesk on the test database with the real clock (the provider's tokens carry real times)."""
-    instance = Frontdesk(Settings(database_url=database_url, public_url=PUBLIC_URL, **FAST_ARGON2))  # type: ignore[arg-type]
+    instance = Frontdesk(fast_settings(database_url, public_url=PUBLIC_URL))
     yield instance
     instance.close()
 

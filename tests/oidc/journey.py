@@ -1,7 +1,8 @@
 """Driving a sign-in through the real provider's own login and consent pages, as a browser would.
 
-`frontdesk` is a client of the app (cookies kept: the browser's cookie jar for frontdesk); `provider` is a plain HTTP client with its own cookies (the same browser's jar
-for the provider). Redirects are followed by hand so each hop can be inspected or tampered with.
+`frontdesk` is a client of the app (cookies kept: the browser's cookie jar for frontdesk);
+`provider` is a plain HTTP client with its own cookies (the same browser's jar for the provider).
+Redirects are followed by hand so each hop can be inspected or tampered with.
 """
 
 from __future__ import annotations

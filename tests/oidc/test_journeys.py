@@ -6,8 +6,7 @@ import httpx
 from sqlalchemy import select
 
 from frontdesk.models import Identity, User
-from frontdesk.service.runtime import Frontdesk
-from tests.mailbox import outbox
+from frontdesk.runtime import Frontdesk
 from tests.oidc.journey import authorize, callback, start
 
 

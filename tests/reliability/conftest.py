@@ -8,9 +8,7 @@ Every server here listens on 127.0.0.1 and every load is bounded in count and ti
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,8 +32,8 @@ from frontdesk.models import (
     UserSession,
 )
 from frontdesk.settings import Settings
-from tests.conftest import _empty
-from tests.web.conftest import LiveServer, start_server
+from tests.databases import empty_database
+from tests.live import LiveServer, start_server
 from tests.web.helpers import PASSWORD, latest_email, sign_up, token_in
 
 RUN_SLOW = os.environ.get("FRONTDESK_TEST_SLOW") == "1"
@@ -70,7 +68,7 @@ def serve(database_url: str, log_dir: Path, *, workers: int = 1, env: dict[str, 
 @pytest.fixture
 def pg_url(postgresql_database_url: str) -> str:
     """The session's throwaway PostgreSQL database, emptied for this test."""
-    _empty(postgresql_database_url)
+    empty_database(postgresql_database_url)
     return postgresql_database_url
 
 
@@ -214,18 +212,3 @@ def all_at_once(n: int, action: Callable[[int], T], timeout: float = 60) -> list
 
 def statuses(responses: Iterable[httpx.Response]) -> list[int]:
     return sorted(r.status_code for r in responses)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()

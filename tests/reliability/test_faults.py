@@ -29,8 +29,9 @@ from frontdesk.db import make_engine
 from frontdesk.migrate import upgrade
 from frontdesk.models import AuthEvent, LoginToken, OutboxEmail, UserSession
 from frontdesk.settings import Settings
-from tests.reliability.conftest import count_rows, free_port, log_in_fresh, new_account, serve, wait_until
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer, free_port
+from tests.reliability.conftest import count_rows, log_in_fresh, new_account, serve
+from tests.waiting import wait_until
 from tests.web.helpers import PASSWORD
 
 pytestmark = [pytest.mark.slow]
@@ -184,6 +185,16 @@ class Load:
         for thread in self._threads:
             thread.join(60)
 
+    def succeeded_ops(self, since: float) -> set[str]:
+        """The operations that got a 2xx for a request sent after `since`."""
+        with self._lock:
+            return {o.op for o in self.outcomes if o.sent > since and o.status in (200, 202)}
+
+    def answered_ops(self, since: float) -> set[str]:
+        """The operations that got any answer for a request sent after `since`."""
+        with self._lock:
+            return {o.op for o in self.outcomes if o.sent > since}
+
     def between(self, start: float, end: float) -> list[Outcome]:
         return [o for o in self.outcomes if start <= o.sent and o.sent + o.took <= end]
 
@@ -210,14 +221,14 @@ def test_database_outage_gives_503_then_recovers_with_nothing_lost(cluster: Clus
 
         load = Load(server, {"verify": verify, "login": login, "login_link": login_link, "health": health})
         with load:
-            time.sleep(1.5)
+            assert wait_until(lambda: load.succeeded_ops(0) == set(load.ops), 15)
             cluster.stop("fast")
             down = time.monotonic()
-            time.sleep(OUTAGE)
+            time.sleep(OUTAGE)  # the outage's length, not a wait
             up_started = time.monotonic()
             cluster.start()
             up = time.monotonic()
-            time.sleep(RECOVERY + 1.5)
+            assert wait_until(lambda: load.answered_ops(up + RECOVERY + 0.5) == set(load.ops), RECOVERY + 15)
         outcomes = load.outcomes
 
         # never a 500, never a hang longer than the configured timeouts
@@ -291,10 +302,10 @@ def test_kill_9_of_one_worker_under_load_leaves_the_others_serving(cluster: Clus
         victim, survivor = workers_of(server)
         load = Load(server, {"verify": verify, "login": login}, threads_per_op=3)
         with load:
-            time.sleep(1.5)
+            assert wait_until(lambda: load.succeeded_ops(0) == set(load.ops), 15)
             os.kill(victim, signal.SIGKILL)
             killed = time.monotonic()
-            time.sleep(3)
+            assert wait_until(lambda: sum(o.sent >= killed + 0.5 for o in load.outcomes) >= 40, 15)
         outcomes = load.outcomes
         assert {o.status for o in outcomes} <= {0, 200}, sorted({(o.op, o.status) for o in outcomes})
         # a connection that was open to the killed worker fails once; its thread reconnects

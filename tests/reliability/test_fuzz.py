@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import LiveServer
 from tests.reliability.conftest import api_key, make_superuser, new_account, serve
-from tests.web.conftest import LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

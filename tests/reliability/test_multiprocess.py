@@ -19,7 +19,8 @@ from frontdesk.crypto import digest
 from frontdesk.db import make_engine
 from frontdesk.models import OutboxEmail, UserSession
 from frontdesk.settings import Settings
-from tests.conftest import _empty
+from tests.databases import empty_database
+from tests.live import LiveServer
 from tests.reliability.conftest import (
     all_at_once,
     api_key,
@@ -29,9 +30,8 @@ from tests.reliability.conftest import (
     make_superuser,
     new_account,
     serve,
-    wait_until,
 )
-from tests.web.conftest import LiveServer
+from tests.waiting import wait_until
 from tests.web.helpers import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -50,7 +50,7 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair(postgresql_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    _empty(postgresql_database_url)
+    empty_database(postgresql_database_url)
     env = {
         "FRONTDESK_LOGIN_FAILURES_PER_ACCOUNT": str(FAILURES_PER_ACCOUNT),
         "FRONTDESK_EMAILS_PER_ADDRESS": str(EMAILS_PER_ADDRESS),

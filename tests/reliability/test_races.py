@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from frontdesk.db import make_engine
 from frontdesk.models import AuthEvent, SignupToken, User, UserSession
 from frontdesk.settings import Settings
-from tests.conftest import _empty
+from tests.databases import empty_database
+from tests.live import LiveServer
 from tests.reliability.conftest import (
     all_at_once,
     api_key,
@@ -28,7 +29,7 @@ from tests.reliability.conftest import (
     new_account,
     serve,
 )
-from tests.web.conftest import LiveServer
+from tests.waiting import wait_until
 from tests.web.helpers import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -39,7 +40,7 @@ N = 50
 @pytest.fixture(scope="module")
 def server(postgresql_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One two-worker server for the module (each test uses its own accounts)."""
-    _empty(postgresql_database_url)
+    empty_database(postgresql_database_url)
     live = serve(postgresql_database_url, tmp_path_factory.mktemp("races"), workers=2)
     yield live
     live.stop()
@@ -202,11 +203,13 @@ class Verifier:
 
 def race(server: LiveServer, headers: dict[str, str], revoke: Callable[[], httpx.Response], expect: int) -> None:
     with Verifier(server, headers) as verifier:
-        time.sleep(0.4)  # verifications succeed while the credential lives
+        # verifications succeed while the credential lives...
+        assert wait_until(lambda: len(verifier.succeeded_after(0)) >= 5, 10)
         response = revoke()
         answered = time.monotonic()
         assert response.status_code == expect, response.text
-        time.sleep(0.6)  # and keep coming after the revocation answered
+        # ...and keep coming after the revocation answered
+        assert wait_until(lambda: verifier.sent_after(answered) >= 30, 10)
     assert any(s == 200 and t < answered for t, s in verifier.results), "no verification succeeded before"
     assert verifier.sent_after(answered) >= 5
     assert verifier.succeeded_after(answered) == []

@@ -16,9 +16,9 @@ from sqlalchemy import text, update
 from frontdesk.clock import FrozenClock
 from frontdesk.metrics import VERIFY_BATCH
 from frontdesk.models import User, UserSession
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import set_banned
 from frontdesk.service.context import NO_CONTEXT
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import Principal, authenticate, authenticate_fast
 from frontdesk.store.fastpath import UNAVAILABLE, AsyncPrincipalLookup
 from tests.factories import make_session, make_user

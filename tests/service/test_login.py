@@ -11,10 +11,10 @@ from sqlalchemy import select
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import AccountSuspended, InvalidCredentials, RateLimited, TokenInvalid
 from frontdesk.models import AuthEvent, User
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import delete_user, set_banned
 from frontdesk.service.context import NO_CONTEXT, RequestContext
 from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings
 from tests.factories import PASSWORD, make_user

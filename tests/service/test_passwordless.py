@@ -7,9 +7,9 @@ from sqlalchemy import update
 
 from frontdesk.errors import InvalidCredentials
 from frontdesk.models import User
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import login_with_password
-from frontdesk.service.runtime import Frontdesk
 from tests.factories import PASSWORD, make_user
 
 CTX = RequestContext(ip_address="198.51.100.9", user_agent="pytest")

@@ -9,10 +9,10 @@ from sqlalchemy import Engine
 
 from frontdesk import crypto
 from frontdesk.models import Base, OutboxEmail
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
 from frontdesk.service.reset import complete_password_reset, request_password_reset
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate
 from frontdesk.service.signup import confirm_signup, request_signup
 from tests.mailbox import outbox, token_from

@@ -11,9 +11,9 @@ from frontdesk import crypto
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
 from frontdesk.models import UserSession
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import set_banned
 from frontdesk.service.context import NO_CONTEXT, RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.sessions import (
     authenticate,
     create_api_key,
@@ -22,6 +22,7 @@ from frontdesk.service.sessions import (
     revoke_session,
 )
 from tests.factories import PASSWORD, make_session, make_user
+from tests.mailbox import outbox
 
 
 def auth(fd: Frontdesk, token: str, *, api: bool = False):  # type: ignore[no-untyped-def]
@@ -89,13 +90,16 @@ def test_every_use_counts_and_sets_last_seen(fd: Frontdesk, clock: FrozenClock) 
     assert row.last_seen == clock.now()
 
 
-def test_banned_or_deleted_user_sessions_stop_at_once(fd: Frontdesk) -> None:
+def test_a_ban_ends_every_session_and_api_key_for_good(fd: Frontdesk) -> None:
     user = make_user(fd)
     issued = make_session(fd, user)
+    key = make_session(fd, user, is_api_key=True, long_lived=True)
     fd.call(set_banned, user.id, True, NO_CONTEXT, actor_id=None)
     assert auth(fd, issued.token) is None
+    assert auth(fd, key.token, api=True) is None
     fd.call(set_banned, user.id, False, NO_CONTEXT, actor_id=None)
-    assert auth(fd, issued.token) is not None
+    assert auth(fd, issued.token) is None  # an unban brings none back
+    assert auth(fd, key.token, api=True) is None
 
 
 def test_revoke_one_leaves_the_others(fd: Frontdesk) -> None:
@@ -214,6 +218,21 @@ def test_api_key_needs_password_and_a_cookie_session(fd: Frontdesk, clock: Froze
     with fd.factory() as db:
         names = db.scalars(select(UserSession.name).where(UserSession.is_api_key.is_(True))).all()
     assert names == ["ci"]
+
+
+def test_creating_an_api_key_emails_the_owner_without_the_key(fd: Frontdesk) -> None:
+    user = make_user(fd)
+    me = auth(fd, make_session(fd, user).token)
+    assert me is not None
+    ctx = RequestContext(
+        ip_address="192.0.2.44", user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+    )
+    issued = fd.call(create_api_key, me, PASSWORD, "deploy bot", 30, ctx)
+    [notice] = outbox(fd, "api_key_notice", to=user.email)
+    for body in (notice.text_body, notice.html_body):
+        assert "deploy bot" in body and issued.session.expiry.strftime("%Y-%m-%d") in body
+        assert "Firefox" in body and "192.0.2.44" in body
+        assert issued.token not in body
 
 
 def test_no_api_key_for_a_banned_user(fd: Frontdesk) -> None:

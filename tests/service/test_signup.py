@@ -16,9 +16,9 @@ from frontdesk.errors import (
     TokenInvalid,
     UsernameTaken,
 )
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import find_user
 from frontdesk.service.context import RequestContext
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.service.signup import confirm_signup, request_signup, username_status
 from tests.factories import PASSWORD, make_user
 from tests.mailbox import outbox, token_from

@@ -16,18 +16,15 @@ from typing import TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from frontdesk.db import make_engine
 from frontdesk.mail import MailboxEntry, list_mailbox
-from frontdesk.migrate import upgrade
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
-from frontdesk.service.runtime import Frontdesk
-from frontdesk.settings import Settings
-from tests.conftest import FAST_ARGON2, POSTGRES_URL, REQUIRE_POSTGRES, _admin_engine, _postgres_reachable
-from tests.web.conftest import LiveServer, start_server
+from tests.databases import BACKENDS as BACKENDS
+from tests.databases import throwaway_database
+from tests.fast import fast_settings
+from tests.live import LiveServer, start_server
 
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
@@ -222,7 +219,6 @@ def outbox_to(server: LiveServer, address: str) -> list[MailboxEntry]:
 # databases of their own, not the `database_url` fixture's, which other tests empty between tests
 # (and whose outbox other tests' mail workers drain).
 
-BACKENDS = ("sqlite", "postgresql")
 TRUSTED_PROXY = "127.0.0.2"  # a client bound to this source address is a trusted reverse proxy
 ALLOWED_ORIGIN = "https://app.example.test"  # FRONTDESK_ALLOWED_ORIGINS on the default server
 STRICT_PUBLIC_URL = "https://auth.example.test"  # the public URL of the production-mode server
@@ -263,33 +259,11 @@ def contract_database(request: pytest.FixtureRequest, backend: str, config: str)
     """
     if (backend, config) in _databases:
         return _databases[backend, config]
-    cleanups = request.config
     factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
-    if backend == "sqlite":
-        url = f"sqlite:///{factory.mktemp('web-db') / 'frontdesk.db'}"
-    else:
-        problem = _postgres_reachable()
-        if problem:
-            if REQUIRE_POSTGRES:
-                pytest.fail(problem + " (FRONTDESK_TEST_REQUIRE_POSTGRES=1)")
-            pytest.skip(problem)
-        name = f"frontdesk_web_{uuid.uuid4().hex[:12]}"
-        admin = _admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-        def drop() -> None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-        cleanups.add_cleanup(drop)
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(Settings(database_url=url))
-    upgrade(engine)
-    engine.dispose()
-    fd = Frontdesk(Settings(database_url=url, **FAST_ARGON2))  # type: ignore[arg-type]
-    cleanups.add_cleanup(fd.close)  # cleanups run last-in first-out: closed before the drop
+    url, drop = throwaway_database(backend, factory.mktemp("web-db"), prefix="frontdesk_web")
+    request.config.add_cleanup(drop)
+    fd = Frontdesk(fast_settings(url))
+    request.config.add_cleanup(fd.close)  # cleanups run last-in first-out: closed before the drop
     _services[url] = fd
     _databases[backend, config] = url
     return url

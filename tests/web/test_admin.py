@@ -9,26 +9,19 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
-    BACKENDS,
     bearer,
     create_api_key,
     error_code,
     latest_email,
     log_in,
     make_account,
-    shared_server,
     signed_in,
     utc_time,
 )
 
 ACTIONS = [("ban", None), ("unban", None), ("revoke-sessions", None), ("api-keys", {"expiry_days": 30})]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 def newest_email_id(client: httpx.Client) -> int:
@@ -76,6 +69,9 @@ def test_ban_stops_every_session_at_once_and_login_says_suspended_only_after_the
             assert newest_email_id(fresh) == before, "a banned user was emailed a way in"
 
         assert boss.post(f"/v1/admin/users/{target.user_id}/unban").status_code == 204
+        assert browser.get("/v1/verify").status_code == 401, "an unban brought back a session"
+        with httpx.Client(base_url=server.url, headers=bearer(str(key["token"]))) as api:
+            assert api.get("/v1/verify").status_code == 401, "an unban brought back an API key"
         with server.client() as fresh:
             assert log_in(fresh, target.username).status_code == 200
         assert boss.get("/v1/verify").status_code == 200

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
-    BACKENDS,
     PASSWORD,
     Account,
     bearer,
@@ -19,7 +18,6 @@ from tests.web.helpers import (
     error_code,
     log_in,
     make_account,
-    shared_server,
     signed_in,
     unique,
 )
@@ -53,11 +51,6 @@ NOT_JSON_OBJECTS = [
     b"[" * 10_000 + b"]" * 10_000,
     b'{"a": NaN}',
 ]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
     BACKENDS,
     STRICT_PUBLIC_URL,
@@ -28,11 +28,6 @@ from tests.web.helpers import (
 )
 
 SESSION, USER_ID = "frontdesk-session", "frontdesk-user-id"
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 def check_login_cookies(response: httpx.Response, *, secure: bool) -> str:

@@ -10,10 +10,9 @@ import pytest
 
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_app
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
     ALLOWED_ORIGIN,
-    BACKENDS,
     FOREIGN_ORIGIN,
     Account,
     asgi_request,
@@ -23,15 +22,9 @@ from tests.web.helpers import (
     error_code,
     latest_email,
     make_account,
-    shared_server,
     signed_in,
     unique,
 )
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ install(), and an unreachable database."""
 # name the local `auth`.
 from typing import Annotated
 
-import pytest
 from fastapi import Depends, FastAPI
 
 from frontdesk import FrontdeskAuth, Principal, Settings
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
-    BACKENDS,
     asgi_request,
     bearer,
     cookie,
@@ -19,14 +17,8 @@ from tests.web.helpers import (
     error_code,
     make_account,
     session_token,
-    shared_server,
     signed_in,
 )
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 def make_app(auth: FrontdeskAuth, *, install: bool = True) -> FastAPI:

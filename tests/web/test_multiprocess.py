@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
     STRICT_PUBLIC_URL,
     TRUSTED_PROXY,

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer, free_port
+from tests.live import LiveServer, free_port
+from tests.waiting import wait_until
 from tests.web.helpers import (
     BACKENDS,
     TRUSTED_PROXY,
@@ -99,16 +99,17 @@ http {{
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"nginx exited:\n{log.read_text(errors='replace')}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen in time:\n{log.read_text(errors='replace')}")
+            return False
+
+    if not wait_until(listening, 15):
+        raise RuntimeError(f"nginx did not listen in time:\n{log.read_text(errors='replace')}")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -6,9 +6,8 @@ import pytest
 
 from frontdesk.service.accounts import delete_user
 from frontdesk.service.context import RequestContext
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
-    BACKENDS,
     PASSWORD,
     bearer,
     check_auth_result,
@@ -19,18 +18,12 @@ from tests.web.helpers import (
     make_account,
     service,
     session_token,
-    shared_server,
     sign_up,
     signed_in,
     token_in,
     unique,
     utc_time,
 )
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 def newest_email_id(server: LiveServer) -> int:
@@ -283,7 +276,7 @@ def test_password_reset_for_an_unknown_user_answers_202_and_sends_nothing(server
     assert newest_email_id(server) > before
 
 
-def test_password_reset_revokes_cookie_sessions_and_links_but_not_api_keys(server: LiveServer) -> None:
+def test_password_reset_revokes_sessions_api_keys_and_links(server: LiveServer) -> None:
     account = make_account(server)
     new_password = "a brand new passphrase"
     with signed_in(server, account) as one, signed_in(server, account) as two, server.client() as stranger:
@@ -304,7 +297,7 @@ def test_password_reset_revokes_cookie_sessions_and_links_but_not_api_keys(serve
         assert one.get("/v1/verify").status_code == 401
         assert two.get("/v1/verify").status_code == 401
         with server.client(headers=bearer(str(key["token"]))) as api:
-            assert api.get("/v1/verify").status_code == 200, "API keys survive a reset"
+            assert api.get("/v1/verify").status_code == 401, "an API key survived a reset"
         assert error_code(stranger.post("/v1/login-link/confirm", json={"token": link_token}), 400) == "invalid_token"
         again = stranger.post("/v1/password-reset/confirm", json={"token": reset_token, "new_password": new_password})
         assert error_code(again, 400) == "invalid_token"
@@ -312,6 +305,19 @@ def test_password_reset_revokes_cookie_sessions_and_links_but_not_api_keys(serve
     with server.client() as fresh:
         assert error_code(log_in(fresh, account.username), 401) == "invalid_credentials"
         assert log_in(fresh, account.username, new_password).status_code == 200
+
+
+def test_password_reset_keeps_api_keys_when_asked(server: LiveServer) -> None:
+    account = make_account(server)
+    with signed_in(server, account) as browser, server.client() as stranger:
+        key = create_api_key(browser, account)
+        assert stranger.post("/v1/password-reset", json={"user": account.username}).status_code == 202
+        token = token_in(latest_email(stranger, account.email, "reset"))
+        body = {"token": token, "new_password": "a brand new passphrase", "keep_api_keys": True}
+        assert stranger.post("/v1/password-reset/confirm", json=body).status_code == 200
+        assert browser.get("/v1/verify").status_code == 401
+        with server.client(headers=bearer(str(key["token"]))) as api:
+            assert api.get("/v1/verify").status_code == 200, "keep_api_keys did not keep the key"
 
 
 def test_password_reset_refuses_weak_passwords_like_signup(server: LiveServer) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_app
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
     BACKENDS,
     PASSWORD,
@@ -24,11 +24,6 @@ from tests.web.helpers import (
     unique,
     utc_time,
 )
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 def metric(text: str, name: str, **labels: str) -> float:

@@ -8,9 +8,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import (
-    BACKENDS,
     TRUSTED_PROXY,
     Account,
     bearer,
@@ -19,14 +18,8 @@ from tests.web.helpers import (
     error_code,
     log_in,
     make_account,
-    shared_server,
     signed_in,
 )
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    return shared_server(request, request.param)
 
 
 def test_verify_answers_with_identity_headers_for_a_cookie_or_an_api_key(server: LiveServer) -> None:

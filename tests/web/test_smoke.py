@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import log_in, sign_up
 
 

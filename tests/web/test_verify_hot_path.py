@@ -3,7 +3,6 @@ counted within a second and survive a graceful shutdown. On PostgreSQL this is t
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,11 +11,12 @@ import pytest
 from sqlalchemy import update
 
 from frontdesk.models import User, UserSession
-from frontdesk.service.runtime import Frontdesk
+from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_server_app
 from frontdesk.web.fastverify import VerifyFastPath
-from tests.web.conftest import LiveServer, start_server
+from tests.live import LiveServer, start_server
+from tests.waiting import wait_until
 from tests.web.helpers import sign_up
 
 
@@ -88,14 +88,15 @@ def test_revocation_ban_expiry_and_idleness_hold_on_the_next_request(live_server
     user_id = int(result["user_id"])  # type: ignore[call-overload]
     cookie = cookie_header(token)
     now = datetime.now(UTC)
+    calls_before = session_row(db_fd, session_id).api_calls
     with anonymous(live_server) as client:
         assert client.get("/v1/verify", headers=cookie).status_code == 200
         set_session(db_fd, session_id, expiry=now - timedelta(seconds=1))
         assert client.get("/v1/verify", headers=cookie).status_code == 401
         set_session(db_fd, session_id, expiry=now + timedelta(days=1))
         assert client.get("/v1/verify", headers=cookie).status_code == 200
-        # a short-lived session unused for 168 hours is dead (first let the pending use be written)
-        time.sleep(0.8)
+        # a short-lived session unused for 168 hours is dead (first let the two pending uses be written)
+        assert wait_until(lambda: session_row(db_fd, session_id).api_calls == calls_before + 2, 5)
         set_session(db_fd, session_id, last_seen=now - timedelta(hours=168, seconds=5))
         assert client.get("/v1/verify", headers=cookie).status_code == 401
         set_session(db_fd, session_id, last_seen=now)
@@ -119,9 +120,8 @@ def test_uses_are_counted_within_a_second(live_server: LiveServer, db_fd: Frontd
     with anonymous(live_server) as client:
         for _ in range(25):
             assert client.get("/v1/verify", headers=cookie_header(token)).status_code == 200
-    time.sleep(1.0)
+    assert wait_until(lambda: session_row(db_fd, session_id).api_calls - before.api_calls == 25, 1.0)
     after = session_row(db_fd, session_id)
-    assert after.api_calls - before.api_calls == 25
     assert after.last_seen > before.last_seen
 
 

@@ -22,6 +22,7 @@ KINDS: Mapping[str, frozenset[str]] = {
     "password_reset": frozenset({"name", "link"}),
     "password_changed": frozenset({"name", "when", "ip_address", "browser"}),
     "api_key_created": frozenset({"name", "key_name", "token", "expiry"}),
+    "api_key_notice": frozenset({"name", "key_name", "expiry", "device"}),
     "identity_linked": frozenset({"name", "provider", "when", "ip_address", "browser"}),
     "identity_unlinked": frozenset({"name", "provider", "when", "ip_address", "browser"}),
 }
@@ -37,6 +38,7 @@ _SUBJECTS: Mapping[str, str] = {
     "password_reset": "Reset your {product} password",
     "password_changed": "Your {product} password was changed",
     "api_key_created": "A new API key for your {product} account",
+    "api_key_notice": "A new API key was created for your {product} account",
     "identity_linked": "A sign-in provider was linked to your {product} account",
     "identity_unlinked": "A sign-in provider was removed from your {product} account",
 }

@@ -104,11 +104,11 @@ def check_own_password(db: Session, deps: Deps, user: User, password: str, ctx: 
     cannot be used to guess the password at leisure.
     """
     bucket = ratelimit.account_key(user.id)
-    ratelimit.ensure_below(db, deps, bucket, deps.settings.login_failures_per_account)
+    ratelimit.take(db, deps, bucket, deps.settings.login_failures_per_account)
     if not deps.hasher.verify(user.hashed_password, password):
-        ratelimit.hit(db, deps, bucket)
         audit.record(db, deps, event, ctx, user_id=user.id)
         raise InvalidCredentials()
+    ratelimit.give_back(db, deps, bucket)
 
 
 def set_password(db: Session, deps: Deps, user: User, new_password: str, ctx: RequestContext) -> None:
@@ -134,9 +134,17 @@ def set_password(db: Session, deps: Deps, user: User, new_password: str, ctx: Re
 
 
 def change_password(
-    db: Session, deps: Deps, principal: Principal, old_password: str, new_password: str, ctx: RequestContext
+    db: Session,
+    deps: Deps,
+    principal: Principal,
+    old_password: str,
+    new_password: str,
+    ctx: RequestContext,
+    *,
+    keep_api_keys: bool = False,
 ) -> int:
-    """Change the caller's password; every other cookie session ends. Returns how many ended."""
+    """Change the caller's password; every other session ends, API keys too unless `keep_api_keys`.
+    Returns how many ended."""
     user = store.get(db, principal.user_id)
     if user is None:
         raise InvalidCredentials()
@@ -144,7 +152,7 @@ def change_password(
     check_password(new_password, deps.settings.product_name, field="new_password")
     set_password(db, deps, user, new_password, ctx)
     ended = session_store.end_for_user(
-        db, user.id, deps.clock.now(), except_session_id=principal.session_id, cookies_only=True
+        db, user.id, deps.clock.now(), except_session_id=principal.session_id, cookies_only=keep_api_keys
     )
     audit.record(db, deps, "password.changed", ctx, user_id=user.id, detail=f"sessions_ended={ended}")
     return ended
@@ -153,11 +161,14 @@ def change_password(
 def set_banned(
     db: Session, deps: Deps, user_id: int, banned: bool, ctx: RequestContext, *, actor_id: int | None
 ) -> None:
-    """Ban or unban. A ban takes effect on the next request everywhere: validity checks the user row."""
+    """Ban or unban. A ban takes effect on the next request everywhere (validity checks the user row)
+    and ends every session and API key for good, so an unban brings none of them back."""
     user = store.get(db, user_id)
     if user is None:
         raise NotFound("user")
     user.is_banned = banned
+    if banned:
+        session_store.end_for_user(db, user_id, deps.clock.now())
     audit.record(db, deps, "user.banned" if banned else "user.unbanned", ctx, user_id=user_id, detail=f"by={actor_id}")
 
 

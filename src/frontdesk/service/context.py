@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+
+from frontdesk.store.sessions import Principal as Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +23,3 @@ class RequestContext:
 
 
 NO_CONTEXT = RequestContext()
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a valid session of a user who may sign in."""
-
-    session_id: int
-    user_id: int
-    username: str
-    expiry: datetime
-    long_lived: bool
-    is_api_key: bool
-    is_superuser: bool = False

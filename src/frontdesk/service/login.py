@@ -24,28 +24,34 @@ def login_with_password(
 
     Unknown user and wrong password give the same error after the same work (one Argon2
     verification). A banned user learns so only after a correct password. Failures count
-    against the account and the IP address in the database, so limits hold across processes.
+    against the identifier, the account and the IP address in the database, so limits hold
+    across processes; attempts are counted before the check, so no more than the limit are checked.
     """
     settings = deps.settings
     key = login_key(login)
     user = user_store.get_by_login(db, key)
     visible = user if user is not None and not user.is_deleted else None
-    # one bucket per account, whether it is named by its username or its email
-    if visible is not None:
-        account_bucket = ratelimit.account_key(visible.id)
-    else:
-        account_bucket = ratelimit.subject_key("login:account", key)
+    limit = settings.login_failures_per_account
+    # Each identifier as typed (canonical form) has a bucket, whether or not it names an account,
+    # so its 429 says nothing about existence, and counting first keeps the limit exact.
+    name_bucket = ratelimit.subject_key("login:name", key)
     ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None
-    ratelimit.ensure_below(db, deps, account_bucket, settings.login_failures_per_account)
+    ratelimit.take(db, deps, name_bucket, limit)
     if ip_bucket:
         ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
-    if not check_user_password(db, deps, visible, password):
-        ratelimit.hit(db, deps, account_bucket)
+    # The account has a bucket too, however it is named, capping its real password checks. Over
+    # it the answer is a wrong password's (as for a name that is no account): a 429 there would
+    # tell that this spelling names the same account as the one being guessed.
+    account_bucket = ratelimit.account_key(visible.id) if visible is not None else None
+    checkable = account_bucket is not None and ratelimit.allow(db, deps, account_bucket, limit)
+    if not check_user_password(db, deps, visible if checkable else None, password):
         if ip_bucket:
             ratelimit.hit(db, deps, ip_bucket)
         audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
         raise InvalidCredentials()
-    assert visible is not None
+    assert visible is not None and account_bucket is not None
+    for bucket in (name_bucket, account_bucket):  # only failures count
+        ratelimit.give_back(db, deps, bucket)
     if visible.is_banned:
         audit.record(db, deps, "login.refused_suspended", ctx, user_id=visible.id)
         raise AccountSuspended()

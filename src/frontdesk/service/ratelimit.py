@@ -38,6 +38,24 @@ def ensure_below(db: Session, deps: Deps, key: str, limit: int) -> None:
         raise RateLimited(retry_after=remaining)
 
 
+def take(db: Session, deps: Deps, key: str, limit: int) -> None:
+    """Count one attempt first, then raise RateLimited when it is over the limit.
+
+    Exact under any concurrency: the count is one upsert, which queues on the bucket's row, so
+    of N simultaneous attempts exactly `limit` go on (the rest are refused before any check).
+    `give_back` undoes the count for an attempt that turns out not to be a failure.
+    """
+    start, remaining = _window(deps)
+    if store.hit(db, key, start) > limit:
+        raise RateLimited(retry_after=remaining)
+
+
+def give_back(db: Session, deps: Deps, key: str) -> None:
+    """Undo one `take` in this window (the attempt succeeded, so it is not a failure)."""
+    start, _ = _window(deps)
+    store.unhit(db, key, start)
+
+
 def hit(db: Session, deps: Deps, key: str) -> int:
     """Count one event against the key; returns the count in the current window."""
     start, _ = _window(deps)

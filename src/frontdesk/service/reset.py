@@ -30,14 +30,16 @@ def request_password_reset(db: Session, deps: Deps, login: str, ctx: RequestCont
     )
 
 
-def complete_password_reset(db: Session, deps: Deps, token: str, new_password: str, ctx: RequestContext) -> AuthResult:
-    """Use the reset link once, in one transaction: new password, every cookie session and every
+def complete_password_reset(
+    db: Session, deps: Deps, token: str, new_password: str, ctx: RequestContext, *, keep_api_keys: bool = False
+) -> AuthResult:
+    """Use the reset link once, in one transaction: new password, every session and every
     outstanding login/reset token ended, a notice emailed, and a new short-lived session.
-    API keys survive (they are credentials of their own, managed on the account page)."""
+    API keys end too unless `keep_api_keys` (whoever learned the old password may have made one)."""
     check_password(new_password, deps.settings.product_name, field="new_password")
     user = use_user_link(db, deps, PasswordResetToken, token)
     set_password(db, deps, user, new_password, ctx)
-    ended = session_store.end_for_user(db, user.id, deps.clock.now(), cookies_only=True)
+    ended = session_store.end_for_user(db, user.id, deps.clock.now(), cookies_only=keep_api_keys)
     issued = issue_session(db, deps, user, ctx, long_lived=False)
     audit.record(
         db,

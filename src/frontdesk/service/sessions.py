@@ -8,25 +8,25 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from frontdesk import crypto
 from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
 from frontdesk.models import User, UserSession
-from frontdesk.service import audit
+from frontdesk.service import audit, emails
 from frontdesk.service.accounts import check_own_password
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe, locate
 from frontdesk.store import sessions as store
 from frontdesk.store import users as user_store
-from frontdesk.store.fastpath import UNAVAILABLE as DATABASE_UNAVAILABLE
-from frontdesk.store.fastpath import AsyncPrincipalLookup
+
+if TYPE_CHECKING:  # the asyncpg fast path is the server's (frontdesk[server]); see service/fastpath.py
+    from frontdesk.store.fastpath import AsyncPrincipalLookup
 
 log = logging.getLogger(__name__)
-
-__all__ = ["DATABASE_UNAVAILABLE"]  # errors meaning "the database is not answering" on the fast path
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -111,8 +111,8 @@ def authenticate(db: Session, deps: Deps, token: str, *, is_api_key: bool) -> Pr
     if not _plausible(token):
         return None
     now = deps.clock.now()
-    row = store.find_principal(db, crypto.digest(token), is_api_key, now, deps.settings.session_idle_ttl)
-    return _principal(deps, row, is_api_key, now)
+    principal = store.find_principal(db, crypto.digest(token), is_api_key, now, deps.settings.session_idle_ttl)
+    return _touched(deps, principal, now)
 
 
 async def authenticate_fast(
@@ -122,22 +122,19 @@ async def authenticate_fast(
     if not _plausible(token):
         return None
     now = deps.clock.now()
-    row = await lookup.find(crypto.digest(token), is_api_key, now)
-    return _principal(deps, row, is_api_key, now)
+    principal = await lookup.find(crypto.digest(token), is_api_key, now)
+    return _touched(deps, principal, now)
 
 
 def _plausible(token: str) -> bool:
-    return 0 < len(token) <= 512
+    return 0 < len(token) <= crypto.MAX_TOKEN_LENGTH
 
 
-def _principal(
-    deps: Deps, row: tuple[int, int, str, datetime, bool, bool] | None, is_api_key: bool, now: datetime
-) -> Principal | None:
-    if row is None:
-        return None
-    session_id, user_id, username, expiry, long_lived, is_superuser = row
-    deps.touches.record(session_id, now)
-    return Principal(session_id, user_id, username, expiry, long_lived, is_api_key, is_superuser)
+def _touched(deps: Deps, principal: Principal | None, now: datetime) -> Principal | None:
+    """Record the use of a found session (written later, in batches)."""
+    if principal is not None:
+        deps.touches.record(principal.session_id, now)
+    return principal
 
 
 def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: int, ctx: RequestContext) -> None:
@@ -192,7 +189,8 @@ def create_api_key(
     expiry_days: int,
     ctx: RequestContext,
 ) -> IssuedSession:
-    """A new API key for the caller, who proves it is them with their password."""
+    """A new API key for the caller, who proves it is them with their password; the owner is
+    emailed a notice (name, expiry, where from), so a key made by someone else does not go unseen."""
     if principal.is_api_key:
         raise Forbidden("API keys can't create API keys; sign in with a browser session.")
     name = name.strip()
@@ -206,6 +204,19 @@ def create_api_key(
     check_own_password(db, deps, user, password, ctx, event="api_key.refused")
     issued = issue_session(
         db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=timedelta(days=expiry_days)
+    )
+    device = describe(ctx.user_agent)
+    emails.send(
+        db,
+        deps,
+        kind="api_key_notice",
+        to=user.email,
+        context={
+            "name": user.name,
+            "key_name": name,
+            "expiry": issued.session.expiry.strftime("%Y-%m-%d"),
+            "device": f"{device.browser} on {device.operating_system}, {ctx.ip_address or 'unknown address'}",
+        },
     )
     audit.record(db, deps, "api_key.created", ctx, user_id=user.id, session_id=issued.session.id)
     return issued

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import URL
 
 from frontdesk.metrics import VERIFY_BATCH
-from frontdesk.store.sessions import principal_batch_query
+from frontdesk.store.sessions import Principal, principal_batch_query, principal_from
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,16 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InternalClientError,
 )
 
-PrincipalTuple = tuple[int, int, str, datetime, bool, bool]
 # one waiting check: token hash, kind, its arrival time, and where its answer goes
-_Check = tuple[bytes, bool, datetime, "asyncio.Future[PrincipalTuple | None]"]
+_Check = tuple[bytes, bool, datetime, "asyncio.Future[Principal | None]"]
+_PARAMETERS = ["token_hashes", "is_api_keys", "now", "idle_cutoff"]
 
 
 def _compile() -> str:
     """The SQL text of the batch query for asyncpg (`$1` hashes, `$2` kinds, `$3` now, `$4` idle cutoff)."""
     compiled = principal_batch_query().compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
-    assert list(compiled.positiontup or []) == ["token_hashes", "is_api_keys", "now", "idle_cutoff"]
+    if list(compiled.positiontup or []) != _PARAMETERS:
+        raise RuntimeError(f"the batch query's parameters are {compiled.positiontup}, not {_PARAMETERS}")
     return str(compiled)
 
 
@@ -72,11 +73,11 @@ class AsyncPrincipalLookup:
     def __repr__(self) -> str:
         return f"AsyncPrincipalLookup(connections={self._size})"
 
-    async def find(self, token_hash: bytes, is_api_key: bool, now: datetime) -> PrincipalTuple | None:
+    async def find(self, token_hash: bytes, is_api_key: bool, now: datetime) -> Principal | None:
         """The principal of a valid session with this hash and kind, checked no earlier than `now`."""
         if self._closed:
             raise asyncpg.InterfaceError("the verify connections are closed")
-        future: asyncio.Future[PrincipalTuple | None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
         self._queue.append((token_hash, is_api_key, now, future))
         if not self._wake() and len(self._workers) < self._size:
             self._open()
@@ -163,10 +164,11 @@ class AsyncPrincipalLookup:
                 _fail(future, exc)
             raise
         VERIFY_BATCH.observe(len(batch))
-        found = {(row[0], row[1]): (row[2], row[3], row[4], row[5], row[6], row[7]) for row in rows}
+        found = {(row["wanted_hash"], row["wanted_kind"]): row for row in rows}
         for token_hash, is_api_key, _, future in batch:
             if not future.done():
-                future.set_result(found.get((token_hash, is_api_key)))
+                row = found.get((token_hash, is_api_key))
+                future.set_result(None if row is None else principal_from(row))
 
     async def close(self) -> None:
         self._closed = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,15 @@ def hit(db: Session, key: str, window_start: datetime) -> int:
         .returning(RateLimitBucket.count)
     )
     return int(db.execute(upsert).scalar_one())
+
+
+def unhit(db: Session, key: str, window_start: datetime) -> None:
+    """Take one back (an attempt that turned out not to count, such as a correct password)."""
+    db.execute(
+        update(RateLimitBucket)
+        .where(RateLimitBucket.key == key, RateLimitBucket.window_start == window_start, RateLimitBucket.count > 0)
+        .values(count=RateLimitBucket.count - 1)
+    )
 
 
 def count(db: Session, key: str, window_start: datetime) -> int:

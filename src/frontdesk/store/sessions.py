@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
     FromClause,
-    Row,
     Select,
     and_,
     bindparam,
@@ -44,11 +43,42 @@ def add(db: Session, session: UserSession) -> UserSession:
     return session
 
 
-PrincipalRow = Row[int, int, str, datetime, bool, bool]
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a valid session of a user who may sign in (a row of the principal query)."""
+
+    session_id: int
+    user_id: int
+    username: str
+    expiry: datetime
+    long_lived: bool
+    is_api_key: bool
+    is_superuser: bool = False
+
+
+class _Columns(Protocol):
+    """A result row read by column name."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+def principal_from(row: _Columns) -> Principal:
+    """The principal in a row of `principal_query` or `principal_batch_query`, read by column name
+    (a SQLAlchemy `RowMapping` or an asyncpg `Record`)."""
+    return Principal(
+        session_id=row["session_id"],
+        user_id=row["user_id"],
+        username=row["username"],
+        expiry=row["expiry"],
+        long_lived=row["long_lived"],
+        is_api_key=row["is_api_key"],
+        is_superuser=row["is_superuser"],
+    )
 
 
 def _principal_select(sessions: FromClause, *matched: ColumnElement[Any]) -> Select[Any]:
-    """The principal columns (after `matched`) of valid sessions of users who may sign in.
+    """The principal columns (after `matched`, named as `Principal`'s fields) of valid sessions of
+    users who may sign in.
 
     `sessions` is where the session rows come from: the table itself, or a join onto it.
     `now` and `idle_cutoff` (= now - idle TTL) are bind parameters, so a statement built on this
@@ -59,12 +89,13 @@ def _principal_select(sessions: FromClause, *matched: ColumnElement[Any]) -> Sel
     return (
         select(
             *matched,
-            UserSession.id,
-            UserSession.user_id,
-            User.username,
-            UserSession.expiry,
-            UserSession.long_lived,
-            User.is_superuser,
+            UserSession.id.label("session_id"),
+            UserSession.user_id.label("user_id"),
+            User.username.label("username"),
+            UserSession.expiry.label("expiry"),
+            UserSession.long_lived.label("long_lived"),
+            UserSession.is_api_key.label("is_api_key"),
+            User.is_superuser.label("is_superuser"),
         )
         .select_from(sessions)
         .join(User, User.id == UserSession.user_id)
@@ -76,7 +107,7 @@ def _principal_select(sessions: FromClause, *matched: ColumnElement[Any]) -> Sel
     )
 
 
-def principal_query() -> Select[int, int, str, datetime, bool, bool]:
+def principal_query() -> Select[Any]:
     """The one-round-trip check: a valid session of the presented kind, of a user who may sign in.
 
     Parameters: `token_hash`, `is_api_key`, `now`, `idle_cutoff`.
@@ -91,7 +122,8 @@ def principal_batch_query() -> Select[Any]:
     """The same check for many credentials in one statement (PostgreSQL only).
 
     Parameters: `token_hashes` and `is_api_keys` (parallel arrays), `now`, `idle_cutoff`. Each row
-    starts with the token hash and kind it answers; credentials without a valid session have no row.
+    starts with the token hash and kind it answers (`wanted_hash`, `wanted_kind`); credentials
+    without a valid session have no row.
     """
     wanted = (
         func.unnest(
@@ -102,7 +134,11 @@ def principal_batch_query() -> Select[Any]:
         .render_derived("wanted")
     )
     matched = and_(UserSession.token_hash == wanted.c.token_hash, UserSession.is_api_key == wanted.c.is_api_key)
-    return _principal_select(wanted.join(UserSession, matched), wanted.c.token_hash, wanted.c.is_api_key)
+    return _principal_select(
+        wanted.join(UserSession, matched),
+        wanted.c.token_hash.label("wanted_hash"),
+        wanted.c.is_api_key.label("wanted_kind"),
+    )
 
 
 PRINCIPAL_QUERY = principal_query()
@@ -114,8 +150,9 @@ def principal_params(token_hash: bytes, is_api_key: bool, now: datetime, idle_tt
 
 def find_principal(
     db: Session, token_hash: bytes, is_api_key: bool, now: datetime, idle_ttl: timedelta
-) -> PrincipalRow | None:
-    return db.execute(PRINCIPAL_QUERY, principal_params(token_hash, is_api_key, now, idle_ttl)).first()
+) -> Principal | None:
+    row = db.execute(PRINCIPAL_QUERY, principal_params(token_hash, is_api_key, now, idle_ttl)).first()
+    return None if row is None else principal_from(row._mapping)
 
 
 def get_valid(db: Session, user_id: int, session_id: int, now: datetime, idle_ttl: timedelta) -> UserSession | None:

@@ -13,8 +13,8 @@ from starlette.types import ASGIApp
 
 from frontdesk.mail import MailWorker, start_worker
 from frontdesk.oidc_settings import OidcProviders, load_providers
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.oidc_client import ProviderClients
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web import errors, openapi, pages
 from frontdesk.web.api import account, admin, devmail, oauth, open, ops, proxy

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from frontdesk.service.results import AuthResult
 from frontdesk.settings import Settings
-from frontdesk.web.credentials import SESSION_COOKIE, USER_ID_COOKIE
+from frontdesk.web.authn import SESSION_COOKIE, USER_ID_COOKIE
 
 
 def set_login_cookies(response: Response, result: AuthResult, settings: Settings) -> None:

@@ -9,11 +9,11 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 
 from frontdesk.errors import Forbidden
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal, RequestContext
-from frontdesk.service.runtime import Frontdesk
-from frontdesk.service.sessions import authenticate
-from frontdesk.web.credentials import RequestInfo, read_credential
-from frontdesk.web.errors import Unauthenticated
+from frontdesk.web.authn import Refused, identify
+from frontdesk.web.credentials import RequestInfo
+from frontdesk.web.errors import AmbiguousCredentials, Unauthenticated
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -55,11 +55,11 @@ def get_context(request: Request) -> RequestContext:
 
 
 def find_principal(fd: Frontdesk, request: Request) -> Principal | None:
-    """The caller's valid session, if any (AmbiguousCredentials when both kinds are sent)."""
-    credential = read_credential(request)
-    if credential is None or not credential.token:
-        return None
-    return fd.read(authenticate, credential.token, is_api_key=credential.is_api_key)
+    """The caller's valid session, if any; AmbiguousCredentials when the request is refused."""
+    caller = identify(fd, request.scope["headers"])
+    if isinstance(caller, Refused):
+        raise AmbiguousCredentials(caller.message)
+    return caller
 
 
 def optional_principal(request: Request, fd: Annotated[Frontdesk, Depends(get_frontdesk)]) -> Principal | None:

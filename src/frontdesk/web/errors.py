@@ -49,6 +49,12 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+# Errors that mean "the database is not answering" on the sync (SQLAlchemy) side: 503.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable."
+UNAVAILABLE_RETRY_AFTER = 5  # seconds, in every 503's Retry-After
+
+
 class ErrorDetail(BaseModel):
     code: ErrorCode
     message: str
@@ -66,8 +72,7 @@ class Unauthenticated(e.FrontdeskError):
 
 
 class AmbiguousCredentials(e.FrontdeskError):
-    def __init__(self) -> None:
-        super().__init__("Send a session cookie or an Authorization header, not both.")
+    """The request's credentials can't be read as one; the message says which case it is."""
 
 
 # Most specific first: the first class the error is an instance of decides.
@@ -116,19 +121,45 @@ def error_response(status: int, code: ErrorCode, message: str, headers: dict[str
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _entry(exc: e.FrontdeskError) -> tuple[int, ErrorCode] | None:
+    return next(((status, code) for kind, status, code in ERRORS if isinstance(exc, kind)), None)
+
+
 def code_for(exc: e.FrontdeskError) -> ErrorCode:
-    return next((code for kind, _, code in ERRORS if isinstance(exc, kind)), ErrorCode.INTERNAL_ERROR)
+    entry = _entry(exc)
+    return ErrorCode.INTERNAL_ERROR if entry is None else entry[1]
+
+
+def status_for(exc: e.FrontdeskError) -> int:
+    """The HTTP status of an error, for the API and the pages alike (500 for an unmapped one)."""
+    entry = _entry(exc)
+    return 500 if entry is None else entry[0]
+
+
+def headers_for(exc: e.FrontdeskError) -> dict[str, str]:
+    """The headers an error's answer carries: `Retry-After` (whole seconds, at least 1) when it has one."""
+    if isinstance(exc, e.RateLimited):
+        return {"Retry-After": retry_after_seconds(exc.retry_after.total_seconds())}
+    return {}
+
+
+def retry_after_seconds(seconds: float) -> str:
+    """A `Retry-After` value: whole seconds, rounded up, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
+def unavailable_response(message: str = UNAVAILABLE_MESSAGE) -> JSONResponse:
+    """503 `service_unavailable` with `Retry-After`: the database does not answer."""
+    return error_response(503, ErrorCode.SERVICE_UNAVAILABLE, message, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
 
 
 def for_error(exc: e.FrontdeskError) -> JSONResponse:
-    for kind, status, code in ERRORS:
-        if isinstance(exc, kind):
-            headers = None
-            if isinstance(exc, e.RateLimited):
-                headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after.total_seconds())))}
-            return error_response(status, code, str(exc), headers)
-    log.error("error.unmapped", extra={"type": type(exc).__name__})
-    return error_response(500, ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
+    entry = _entry(exc)
+    if entry is None:
+        log.error("error.unmapped", extra={"type": type(exc).__name__})
+        return error_response(500, ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
+    status, code = entry
+    return error_response(status, code, str(exc), headers_for(exc) or None)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -158,16 +189,13 @@ def install(app: FastAPI) -> None:
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database.unavailable", extra={"type": type(exc).__name__})
-        return error_response(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "The service is briefly unavailable.", {"Retry-After": "5"}
-        )
+        return unavailable_response()
 
     app.add_exception_handler(e.FrontdeskError, frontdesk_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(OperationalError, database_unavailable)
-    app.add_exception_handler(InterfaceError, database_unavailable)
-    app.add_exception_handler(PoolTimeout, database_unavailable)
+    for kind in DATABASE_ERRORS:
+        app.add_exception_handler(kind, database_unavailable)
     _document_errors(app)
 
 

@@ -19,15 +19,12 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal
-from frontdesk.service.runtime import Frontdesk
-from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings, load_settings
-from frontdesk.web.credentials import read_credential
-from frontdesk.web.errors import AmbiguousCredentials, ErrorCode
+from frontdesk.web.authn import Refused, identify
+from frontdesk.web.errors import DATABASE_ERRORS, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, ErrorCode
 from frontdesk.web.middleware import CsrfMiddleware
 
 
@@ -66,20 +63,17 @@ class FrontdeskAuth:
     def optional_user(self, request: Request) -> Principal | None:
         """The caller, or None when the request carries no valid session or API key.
 
-        Still refuses a request that carries both a cookie and an Authorization header.
+        Still refuses (401 `ambiguous_credentials`) a request whose credentials can't be read as
+        one: a cookie and an Authorization header, or two different session cookies.
         """
         try:
-            credential = read_credential(request)
-        except AmbiguousCredentials as exc:
-            raise AuthError(401, ErrorCode.AMBIGUOUS_CREDENTIALS, str(exc)) from None
-        if credential is None or not credential.token:
-            return None
-        try:
-            return self.frontdesk.read(authenticate, credential.token, is_api_key=credential.is_api_key)
-        except (OperationalError, InterfaceError, PoolTimeout):
-            raise AuthError(
-                503, ErrorCode.SERVICE_UNAVAILABLE, "The service is briefly unavailable.", {"Retry-After": "5"}
-            ) from None
+            caller = identify(self.frontdesk, request.scope["headers"])
+        except DATABASE_ERRORS:
+            retry = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
+            raise AuthError(503, ErrorCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, retry) from None
+        if isinstance(caller, Refused):
+            raise AuthError(401, ErrorCode.AMBIGUOUS_CREDENTIALS, caller.message)
+        return caller
 
     def require_user(self, request: Request) -> Principal:
         """The caller; 401 `unauthenticated` when the request is not signed in."""

@@ -11,11 +11,10 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
-from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS
-from frontdesk.web.credentials import SESSION_COOKIE
+from frontdesk.web.authn import has_session_cookie
 
 MAX_BODY_BYTES = 64 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -136,14 +135,15 @@ class CsrfMiddleware:
         self.allowed = {o for o in (_origin_of(x) for x in allowed_origins) if o}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS and not self._passes(Headers(scope=scope)):
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS and not self._passes(scope):
             await send_error(send, 403, "csrf_failed", "This request did not come from an allowed origin.")
             return
         await self.app(scope, receive, send)
 
-    def _passes(self, headers: Headers) -> bool:
-        # parsed as the credential reader parses it (a substring test missed "frontdesk-session =…")
-        has_cookie = SESSION_COOKIE in cookie_parser(headers.get("cookie", ""))
+    def _passes(self, scope: Scope) -> bool:
+        # read as the authenticator reads it: every Cookie header, parsed (not a substring test)
+        has_cookie = has_session_cookie(scope["headers"])
+        headers = Headers(scope=scope)
         if "authorization" in headers and not has_cookie:
             return True
         origin_header = headers.get("origin")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from frontdesk.web.credentials import SESSION_COOKIE
+from frontdesk.web.authn import SESSION_COOKIE
 from frontdesk.web.deps import Access, access_of
 
 SECURITY_SCHEMES = {

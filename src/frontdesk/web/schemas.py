@@ -68,6 +68,7 @@ class UserRequest(Strict):
 class PasswordResetConfirmRequest(Strict):
     token: Token
     new_password: NewPassword
+    keep_api_keys: bool = Field(default=False, description="Keep the account's API keys (by default they end too).")
 
 
 class ConfirmRequest(Strict):
@@ -77,6 +78,7 @@ class ConfirmRequest(Strict):
 class ChangePasswordRequest(Strict):
     old_password: Password
     new_password: NewPassword
+    keep_api_keys: bool = Field(default=False, description="Keep the account's API keys (by default they end too).")
 
 
 class ApiKeyRequest(Strict):

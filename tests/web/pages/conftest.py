@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.conftest import BACKENDS, _empty
-from tests.web.conftest import LiveServer, start_server
+from tests.databases import BACKENDS, empty_database
+from tests.live import LiveServer, start_server
 
 CHROMIUM = os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,7 +57,7 @@ def pages_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     """`frontdesk serve` on SQLite and on PostgreSQL, shared by one test module (each test uses its own
     users), so the many short journeys don't each pay for a server start. Otherwise like `live_server`."""
     url: str = request.getfixturevalue(f"{request.param}_database_url")
-    _empty(url)
+    empty_database(url)
     server = start_server(url, tmp_path_factory.mktemp("pages-server"))
     yield server
     server.stop()
@@ -66,7 +66,7 @@ def pages_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture
 def sqlite_server(sqlite_database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """A live server on SQLite only (for the screenshots and accessibility checks, taken once)."""
-    _empty(sqlite_database_url)
+    empty_database(sqlite_database_url)
     server = start_server(sqlite_database_url, tmp_path)
     yield server
     server.stop()

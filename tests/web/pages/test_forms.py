@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.web.conftest import LiveServer, start_server
+from tests.live import LiveServer, start_server
 from tests.web.helpers import PASSWORD, latest_email, log_in, token_in
 from tests.web.helpers import sign_up as api_sign_up
 from tests.web.pages.forms import csrf_token, error_of, submit, value_of
@@ -195,3 +195,28 @@ def test_pages_send_protective_headers(pages_server: LiveServer) -> None:
         fetched = httpx.get(pages_server.url + asset)
         assert fetched.status_code == 200 and fetched.headers["content-type"].startswith("text/css")
         assert "immutable" in fetched.headers["cache-control"]
+
+
+def test_reset_and_change_forms_offer_keeping_api_keys_unticked(pages_server: LiveServer) -> None:
+    unticked = re.compile(r'<input id="(pw-)?keep_api_keys" name="keep_api_keys" type="checkbox" value="1"[^>]*>')
+    with pages_server.client() as browser:
+        api_sign_up(browser, "gwen")
+        account = browser.get("/account").text
+        browser.post("/v1/password-reset", json={"user": "gwen"})
+        token = token_in(latest_email(browser, "gwen@example.com", "reset"))
+        reset = browser.get(f"/reset-password?token={token}").text
+        for page in (account, reset):
+            box = unticked.search(page)
+            assert box is not None and "checked" not in box.group(0)
+        key = browser.post("/v1/api-keys", json={"password": PASSWORD, "name": "kept", "expiry_days": 5}).json()
+        done = submit(
+            browser,
+            f"/reset-password?token={token}",
+            "/reset-password",
+            token=token,
+            new_password="a brand new passphrase",
+            keep_api_keys="1",
+        )
+        assert done.status_code == 303
+        with httpx.Client(base_url=pages_server.url, headers={"Authorization": f"Bearer {key['token']}"}) as api:
+            assert api.get("/v1/verify").status_code == 200

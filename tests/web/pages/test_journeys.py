@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import LiveServer
+from tests.live import LiveServer
 from tests.web.helpers import sign_up as api_sign_up
 from tests.web.pages.conftest import FIREFOX_UA, PHONE, PHONE_UA, OpenPage
 from tests.web.pages.journeys import (

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import LiveServer, start_server
+from tests.live import LiveServer, start_server
 from tests.web.helpers import latest_email, log_in, token_in
 from tests.web.helpers import sign_up as api_sign_up
 from tests.web.pages.conftest import (
@@ -185,9 +185,9 @@ def test_a_deployers_colours_stay_readable(
     browser: Any, tmp_path: Path, sqlite_database_url: str, screenshots: Path
 ) -> None:
     """A pale brand colour on a dark background: text colours adapt, axe finds no contrast problem."""
-    from tests.conftest import _empty
+    from tests.databases import empty_database
 
-    _empty(sqlite_database_url)
+    empty_database(sqlite_database_url)
     env = {
         "FRONTDESK_PRODUCT_NAME": "Acme Cloud",
         "FRONTDESK_BRAND_COLOR": "#ffd23f",

@@ -75,8 +75,11 @@ def revoke_other_sessions(body: ConfirmRequest, caller: Caller, fd: FD, ctx: Ctx
 )
 @access(Access.USER)
 def change_password(body: ChangePasswordRequest, caller: Caller, fd: FD, ctx: Ctx) -> Response:
-    """Change your password; your other browser sessions end and you get a notice by email."""
-    fd.call(accounts.change_password, caller, body.old_password, body.new_password, ctx)
+    """Change your password; your other sessions end (API keys too unless `keep_api_keys`) and you
+    get a notice by email."""
+    fd.call(
+        accounts.change_password, caller, body.old_password, body.new_password, ctx, keep_api_keys=body.keep_api_keys
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

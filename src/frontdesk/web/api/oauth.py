@@ -15,10 +15,10 @@ from starlette.responses import RedirectResponse
 
 from frontdesk.errors import NotFound, ProviderUnavailable, SocialSignInFailed
 from frontdesk.metrics import SOCIAL_SIGN_INS
+from frontdesk.runtime import Frontdesk
 from frontdesk.service import identities, oauth, social_accounts
 from frontdesk.service.oauth import CallbackParams, StartedFlow
 from frontdesk.service.oidc_client import ProviderClient, ProviderClients
-from frontdesk.service.runtime import Frontdesk
 from frontdesk.settings import Settings
 from frontdesk.web.cookies import set_login_cookies
 from frontdesk.web.deps import FD, Access, Caller, Ctx, access

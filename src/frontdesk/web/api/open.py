@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request, Response, status
 
 from frontdesk.service import login as login_service
 from frontdesk.service import reset, signup
-from frontdesk.service.sessions import authenticate, end_current_session
+from frontdesk.service.sessions import end_current_session
 from frontdesk.web.api.results import signed_in
+from frontdesk.web.authn import Refused, identify
 from frontdesk.web.cookies import clear_login_cookies
-from frontdesk.web.credentials import read_credential
 from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
@@ -75,21 +75,18 @@ def login(body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthRespo
     return signed_in(response, result, fd.settings)
 
 
-@router.post(
-    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(C.CSRF_FAILED, C.AMBIGUOUS_CREDENTIALS)
-)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(C.CSRF_FAILED))
 @access(Access.OPEN)
 def logout(request: Request, fd: FD, ctx: Ctx) -> Response:
     """End the cookie session (if any) and clear both cookies; 204 whatever the state.
 
-    Only a cookie session is ended here (end an API key with `DELETE /v1/sessions/{id}`); a request
-    with both a cookie and an Authorization header is refused, as everywhere.
+    Only a cookie session is ended here (end an API key with `DELETE /v1/sessions/{id}`), so an
+    Authorization header is not read; with two different session cookies neither is ended (which
+    one is this browser's can't be told), but both cookies are still cleared.
     """
-    credential = read_credential(request)
-    if credential is not None and credential.kind == "cookie" and credential.token:
-        principal = fd.read(authenticate, credential.token, is_api_key=False)
-        if principal is not None:
-            fd.call(end_current_session, principal, ctx)
+    caller = identify(fd, request.scope["headers"], bearer=False)
+    if caller is not None and not isinstance(caller, Refused):
+        fd.call(end_current_session, caller, ctx)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     clear_login_cookies(response, fd.settings)
     return response
@@ -157,6 +154,9 @@ def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx) -> StatusRespons
 )
 @access(Access.OPEN)
 def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
-    """New password; every cookie session and outstanding link ends; a new short-lived session starts."""
-    result = fd.call(reset.complete_password_reset, body.token, body.new_password, ctx)
+    """New password; every session and outstanding link ends, API keys too unless `keep_api_keys`;
+    a new short-lived session starts."""
+    result = fd.call(
+        reset.complete_password_reset, body.token, body.new_password, ctx, keep_api_keys=body.keep_api_keys
+    )
     return signed_in(response, result, fd.settings)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from frontdesk.web.deps import FD, Access, access
-from frontdesk.web.errors import ErrorBody
+from frontdesk.web.errors import ErrorBody, unavailable_response
 from frontdesk.web.schemas import HealthResponse
 
 router = APIRouter(tags=["operations"])
@@ -21,9 +21,7 @@ def healthz(fd: FD) -> JSONResponse:
     """200 when the database answers, else 503."""
     if fd.database_ok():
         return JSONResponse({"status": "ok"})
-    return JSONResponse(
-        {"error": {"code": "service_unavailable", "message": "The database does not answer."}}, status_code=503
-    )
+    return unavailable_response("The database does not answer.")
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

@@ -1,19 +1,29 @@
-"""`GET /v1/verify`: the reverse proxies' "is this request signed in?" (the hot path)."""
+"""`GET`/`HEAD /v1/verify`: the reverse proxies' "is this request signed in?" (the hot path).
+
+On PostgreSQL `frontdesk serve` answers it in front of the framework (`web/fastverify.py`); this
+route describes it in the OpenAPI document and answers it on SQLite. Both write the same answer
+(`web/verdict.py`).
+"""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request, Response
 
-from frontdesk.metrics import VERIFICATIONS
-from frontdesk.web.deps import FD, Access, access, find_principal
-from frontdesk.web.errors import AmbiguousCredentials, Unauthenticated, responses
+from frontdesk.web.authn import Caller, identify
+from frontdesk.web.deps import FD, Access, access
+from frontdesk.web.errors import DATABASE_ERRORS, responses
 from frontdesk.web.errors import ErrorCode as C
+from frontdesk.web.verdict import UNAVAILABLE, DatabaseUnavailable, verify_answer
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["proxy"])
 
 
-@router.get(
+@router.api_route(
     "/verify",
+    methods=["GET", "HEAD"],
     response_class=Response,
     responses={
         200: {
@@ -27,21 +37,13 @@ router = APIRouter(prefix="/v1", tags=["proxy"])
 @access(Access.PROXY)
 def verify(request: Request, fd: FD) -> Response:
     """200 with identity headers when the cookie or bearer token is valid (and counts the use), else 401."""
+    verdict: Caller | DatabaseUnavailable
     try:
-        principal = find_principal(fd, request)
-    except AmbiguousCredentials:
-        VERIFICATIONS.labels("ambiguous").inc()
-        raise
-    if principal is None:
-        VERIFICATIONS.labels("denied").inc()
-        raise Unauthenticated()
-    VERIFICATIONS.labels("allowed").inc()
-    return Response(
-        status_code=200,
-        headers={
-            "X-Frontdesk-User-Id": str(principal.user_id),
-            "X-Frontdesk-Username": principal.username,
-            "X-Frontdesk-Session-Id": str(principal.session_id),
-            "Cache-Control": "no-store",
-        },
-    )
+        verdict = identify(fd, request.scope["headers"])
+    except DATABASE_ERRORS as exc:
+        log.warning("database.unavailable", extra={"type": type(exc).__name__})
+        verdict = UNAVAILABLE
+    answer = verify_answer(verdict)
+    response = Response(status_code=answer.status, content=answer.body)
+    response.raw_headers = list(answer.headers)
+    return response

@@ -7,14 +7,28 @@ the Origin check every unsafe request passes.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.responses import Response
 
 from frontdesk.web.pages import account, assets, password, signin, signup
-from frontdesk.web.pages.page import Site
+from frontdesk.web.pages.page import Page, PageRefused, SignInFirst, Site
 
 
 def install(app: FastAPI) -> None:
     """Add the pages to `app` (after `app.state.frontdesk` is set)."""
-    app.state.pages = Site(app.state.frontdesk)
+    site = app.state.pages = Site(app.state.frontdesk)
     for module in (signin, signup, password, account, assets):
         app.include_router(module.router)
+
+    async def sign_in_first(_: Request, exc: Exception) -> Response:
+        if not isinstance(exc, SignInFirst):
+            raise exc
+        return exc.response
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, PageRefused):
+            raise exc
+        return Page(request, site).render("error.html", status=exc.status, title=exc.title, message=exc.message)
+
+    app.add_exception_handler(SignInFirst, sign_in_first)
+    app.add_exception_handler(PageRefused, refused)

@@ -18,8 +18,8 @@ router = APIRouter(include_in_schema=False)
 
 NOTICES = {
     "welcome": "Welcome! Your email address is confirmed and you are signed in.",
-    "password-reset": "Your password is changed. Every other browser has been signed out.",
-    "password-changed": "Your password is changed. Every other browser has been signed out.",
+    "password-reset": "Your password is changed. Every other browser, and any API key you did not keep, is out.",
+    "password-changed": "Your password is changed. Every other browser, and any API key you did not keep, is out.",
     "session-revoked": "That session is signed out.",
     "others-revoked": "Every other browser is signed out.",
     "already-ended": "That session had already ended.",
@@ -98,14 +98,15 @@ def change_password(p: P, posted: Posted) -> Response:
     caller = p.caller
     if caller is None:
         return p.to_login()
-    form = Form()
+    form = Form.from_posted(posted, keep=("keep_api_keys",))
     if not p.csrf_ok(posted):
         return _show(p, caller, status=403, password_form=form.expired())
     old = form.need(posted, "current_password", "Enter your current password.")
     new = form.need(posted, "new_password", "Choose a new password.")
     if not form.invalid:
         try:
-            p.fd.call(accounts.change_password, caller, old, new, p.ctx)
+            keep = posted.get("keep_api_keys") == "1"
+            p.fd.call(accounts.change_password, caller, old, new, p.ctx, keep_api_keys=keep)
         except InvalidCredentials:
             form.fail("That is not your current password.", 401, "current_password")
         except FrontdeskError as exc:

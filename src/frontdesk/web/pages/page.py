@@ -1,4 +1,8 @@
-"""One request to a hosted page: who is signed in, the CSRF cookie, rendering and redirects."""
+"""One request to a hosted page: who is signed in, the CSRF cookie, rendering and redirects.
+
+A page route declares its access with `@access(...)` and enforces it with its parameters: one that
+takes `SignedIn` is for signed-in users only, and anyone else is sent to `/login?next=<here>`.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from fastapi import Depends, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal, RequestContext
-from frontdesk.service.runtime import Frontdesk
-from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings
-from frontdesk.web.credentials import SESSION_COOKIE, RequestInfo
+from frontdesk.web.authn import Refused, has_session_cookie, identify
+from frontdesk.web.cookies import clear_login_cookies
+from frontdesk.web.credentials import RequestInfo
+from frontdesk.web.errors import AmbiguousCredentials, status_for
 from frontdesk.web.pages.csrf import CSRF_FIELD, CsrfTokens
 from frontdesk.web.pages.forms import Form
 from frontdesk.web.pages.nextpath import trusted_origins
@@ -113,11 +119,15 @@ class Page:
 
     @cached_property
     def caller(self) -> Principal | None:
-        """The signed-in user of this browser (the cookie only: pages never take bearer tokens)."""
-        token = self.request.cookies.get(SESSION_COOKIE)
-        if not token:
-            return None
-        return self.fd.read(authenticate, token, is_api_key=False)
+        """The signed-in user of this browser (the cookie only: pages never take bearer tokens).
+
+        Two different session cookies are refused with an explanation page (`PageRefused`).
+        """
+        caller = identify(self.fd, self.request.scope["headers"], bearer=False)
+        if isinstance(caller, Refused):
+            error = AmbiguousCredentials(caller.message)
+            raise PageRefused(status_for(error), "We can't tell who you are", str(error))
+        return caller
 
     # --- CSRF -------------------------------------------------------------------------------
 
@@ -161,9 +171,20 @@ class Page:
         return self._finish(RedirectResponse(url, status_code=303, headers=self.site.headers))
 
     def to_login(self) -> Response:
-        """Send someone who is not signed in to /login, coming back here afterwards."""
+        """Send someone who is not signed in to /login, coming back here afterwards.
+
+        A browser whose session cookie no longer works (signed out elsewhere, revoked, expired) is
+        told so on the sign-in page (`reason=signed_out`), and the dead cookies are cleared.
+        """
         here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
-        return self.redirect("/login?" + urlencode({"next": here}))
+        query = {"next": here}
+        ended = has_session_cookie(self.request.scope["headers"])
+        if ended:
+            query["reason"] = SIGNED_OUT
+        response = self.redirect("/login?" + urlencode(query))
+        if ended:
+            clear_login_cookies(response, self.settings)
+        return response
 
     def _finish(self, response: Response) -> Response:
         if self._csrf_new:
@@ -176,3 +197,34 @@ def get_page(request: Request, site: Annotated[Site, Depends(get_site)]) -> Page
 
 
 P = Annotated[Page, Depends(get_page)]
+
+SIGNED_OUT = "signed_out"  # `/login?reason=`: the browser's session had ended
+
+
+class PageRefused(Exception):
+    """A page request refused with an HTML explanation (installed by `pages.install`)."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+class SignInFirst(Exception):
+    """Raised by `require_signed_in`; answered with the page's redirect to /login."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("sign in first")
+        self.response = response
+
+
+def require_signed_in(p: P) -> Principal:
+    """The signed-in user; anyone else is sent to `/login?next=<this page>`."""
+    caller = p.caller
+    if caller is None:
+        raise SignInFirst(p.to_login())
+    return caller
+
+
+SignedIn = Annotated[Principal, Depends(require_signed_in)]

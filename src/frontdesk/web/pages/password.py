@@ -41,13 +41,15 @@ def reset_page(p: P, token: str = "") -> Response:
 @router.post("/reset-password")
 @access(Access.OPEN)
 def reset_submit(p: P, posted: Posted) -> Response:
-    form = Form.from_posted(posted, keep=("token",))
+    form = Form.from_posted(posted, keep=("token", "keep_api_keys"))
     if not p.csrf_ok(posted):
         return p.show("reset_password.html", form.expired())
     new_password = form.need(posted, "new_password", "Choose a new password.")
     if not form.invalid:
         try:
-            result = p.fd.call(reset.complete_password_reset, form.values["token"][:512], new_password, p.ctx)
+            keep = posted.get("keep_api_keys") == "1"
+            token = form.values["token"][:512]
+            result = p.fd.call(reset.complete_password_reset, token, new_password, p.ctx, keep_api_keys=keep)
         except FrontdeskError as exc:
             form.error(exc)
         else:

@@ -4,7 +4,8 @@ and runs each use case in its own transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -16,7 +17,9 @@ from frontdesk.migrate import upgrade
 from frontdesk.service.deps import Deps
 from frontdesk.service.touches import TouchFlusher
 from frontdesk.settings import Settings
-from frontdesk.store.fastpath import AsyncPrincipalLookup
+
+if TYPE_CHECKING:
+    from frontdesk.service.fastpath import AsyncPrincipalLookup
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,18 +39,24 @@ class Frontdesk:
         self.read_factory = make_sessionmaker(self.engine, readonly=True)
         self.deps = Deps.from_settings(settings, clock)
         self._flusher: TouchFlusher | None = None
-        # the asyncpg hot path for /v1/verify on PostgreSQL; SQLite has no async driver here
-        self.verify_lookup: AsyncPrincipalLookup | None = None
-        if self.engine.dialect.name == "postgresql":
-            self.verify_lookup = AsyncPrincipalLookup(
-                self.engine.url,
-                connections=settings.verify_connections,
-                statement_timeout=settings.db_statement_timeout,
-                idle_ttl=settings.session_idle_ttl,
-            )
 
     def __repr__(self) -> str:
         return f"Frontdesk(database={self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @cached_property
+    def verify_lookup(self) -> AsyncPrincipalLookup | None:
+        """The asyncpg hot path for `/v1/verify` on PostgreSQL, made on first use (only the server
+        uses it, so the library mode needs no asyncpg); None on SQLite, which has no async driver here."""
+        if self.engine.dialect.name != "postgresql" or self.settings.verify_connections <= 0:
+            return None
+        from frontdesk.service.fastpath import AsyncPrincipalLookup
+
+        return AsyncPrincipalLookup(
+            self.engine.url,
+            connections=self.settings.verify_connections,
+            statement_timeout=self.settings.db_statement_timeout,
+            idle_ttl=self.settings.session_idle_ttl,
+        )
 
     def call(self, use_case: Callable[Concatenate[Session, Deps, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a use case in one write transaction: commit on success, roll back on error
@@ -92,8 +101,9 @@ class Frontdesk:
 
     async def close_async(self) -> None:
         """Close the async pool (call from the event loop that used it)."""
-        if self.verify_lookup is not None:
-            await self.verify_lookup.close()
+        lookup = self.__dict__.get("verify_lookup")  # never made: nothing to close
+        if lookup is not None:
+            await lookup.close()
 
     def migrate(self) -> None:
         upgrade(self.engine)

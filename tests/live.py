@@ -1,0 +1,96 @@
+"""Live servers for the whole suite: a real `frontdesk serve` process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.fast import FAST_ARGON2_ENV
+from tests.waiting import wait_until
+
+STARTUP_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A running `frontdesk serve` subprocess. `stop()` sends SIGTERM (a graceful shutdown)."""
+
+    url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self, headers: Mapping[str, str] | None = None, **kwargs: Any) -> httpx.Client:
+        """A client that acts like a browser on the public origin (cookies kept, Origin sent)."""
+        merged = {"Origin": self.url, "User-Agent": "frontdesk-tests", **(headers or {})}
+        return httpx.Client(base_url=self.url, headers=merged, timeout=30, **kwargs)
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return int(self.process.returncode)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{self.log()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+def server_env(database_url: str, url: str, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test server: this process's, minus any FRONTDESK_ setting, plus the test's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    env.update({"FRONTDESK_DATABASE_URL": database_url, "FRONTDESK_PUBLIC_URL": url, **FAST_ARGON2_ENV})
+    env.update(extra_env or {})
+    return env
+
+
+def start_server(
+    database_url: str, log_dir: Path, *, workers: int = 1, extra_env: Mapping[str, str] | None = None
+) -> LiveServer:
+    """Start `frontdesk serve` on `database_url` and wait until `/healthz` answers 200."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = server_env(database_url, url, extra_env)
+    log_path = log_dir / f"server-{port}.log"
+    command = [sys.executable, "-m", "frontdesk.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = LiveServer(url, database_url, process, log_path, env)
+    try:
+        started = wait_until(server.healthy, STARTUP_TIMEOUT, interval=0.1)
+    except RuntimeError:
+        server.stop()
+        raise
+    if not started:
+        server.stop()
+        raise RuntimeError(f"server did not start in {STARTUP_TIMEOUT}s:\n{server.log()}")
+    return server
