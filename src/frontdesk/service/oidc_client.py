@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT = 10.0  # seconds, for each call to a provider
 METADATA_TTL = timedelta(hours=1)
-JWKS_REFRESH_MIN_INTERVAL = 60.0  # seconds: an unknown `kid` refetches the JWKS at most this often
+JWKS_REFRESH_MIN_INTERVAL = 60.0  # seconds: unknown `kid`s refetch the JWKS at most this often
 ID_TOKEN_LEEWAY = 60  # seconds of clock skew allowed on exp / iat / nbf
 ID_TOKEN_MAX_AGE = timedelta(minutes=10)  # an older `iat` is refused (the flow itself lives 10 minutes)
 # Asymmetric algorithms only: never `none`, never HS* (the client secret is not a signing key here).
@@ -72,7 +72,7 @@ class ProviderClient:
         self._lock = threading.Lock()
         self._metadata: tuple[dict[str, Any], datetime] | None = None
         self._keys: KeySet | None = None
-        self._keys_fetched = 0.0
+        self._last_refresh = -JWKS_REFRESH_MIN_INTERVAL
 
     def __repr__(self) -> str:
         return f"ProviderClient({self.settings.name!r}, issuer={self.settings.issuer!r})"
@@ -206,8 +206,10 @@ class ProviderClient:
         with self._lock:
             if self._keys is not None and not refresh:
                 return self._keys
-            if self._keys is not None and time.monotonic() - self._keys_fetched < JWKS_REFRESH_MIN_INTERVAL:
-                return self._keys
+            if self._keys is not None and time.monotonic() - self._last_refresh < JWKS_REFRESH_MIN_INTERVAL:
+                return self._keys  # tokens naming unknown keys cannot make us fetch in a loop
+            if refresh:
+                self._last_refresh = time.monotonic()
         try:
             with self._http() as http:
                 body = _json(http.get(self.metadata()["jwks_uri"]), "jwks")
@@ -217,7 +219,7 @@ class ProviderClient:
         except (JoseError, ValueError, KeyError, TypeError):
             raise ProviderUnavailable("jwks_unusable") from None
         with self._lock:
-            self._keys, self._keys_fetched = keys, time.monotonic()
+            self._keys = keys
         return keys
 
     def _algorithms(self) -> list[str]:
