@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
 from frontdesk.models import AuthEvent, Identity, OAuthFlow, User, UserSession
+from frontdesk.oidc_settings import parse_providers
 from frontdesk.runtime import Frontdesk
+from frontdesk.web.app import create_app
 from tests.factories import make_user
+from tests.live import free_port
 from tests.oidc.journey import authorize, callback, query_of, start, with_query
 
 
@@ -153,3 +158,24 @@ def test_a_verified_email_from_an_untrusted_provider_asks_to_sign_in_and_link(
 def test_an_unknown_provider_is_not_found(frontdesk: httpx.Client) -> None:
     assert frontdesk.get("/v1/oauth/nope/start").status_code == 404
     assert frontdesk.get("/v1/oauth/nope/callback?state=x&code=y").status_code == 404
+
+
+def test_a_provider_that_does_not_answer_gives_a_page_not_a_500(social_fd: Frontdesk) -> None:
+    """An outage (nothing listens at the issuer): a 502 page and a log line, no flow, no 500."""
+    env = {
+        "FRONTDESK_OIDC_PROVIDERS": "down",
+        "FRONTDESK_OIDC_DOWN_ISSUER": f"http://127.0.0.1:{free_port()}",
+        "FRONTDESK_OIDC_DOWN_CLIENT_ID": "x",
+        "FRONTDESK_OIDC_DOWN_CLIENT_SECRET": "y",
+    }
+    app = create_app(frontdesk=social_fd, send_mail=False, oidc_providers=parse_providers(env))
+    transport = httpx.ASGITransport(app=app)
+
+    async def run() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+            return await client.get("/v1/oauth/down/start")
+
+    answer = asyncio.run(run())
+    assert answer.status_code == 502 and "not answering" in answer.text
+    with social_fd.factory() as db:
+        assert db.scalar(select(func.count()).select_from(OAuthFlow)) == 0
