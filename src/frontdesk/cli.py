@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from frontdesk.errors import ConfigurationError, FrontdeskError
+from frontdesk.availability import UNAVAILABLE, check_database, explain
+from frontdesk.db import make_engine
+from frontdesk.errors import ConfigurationError, DatabaseUnavailable, FrontdeskError
 from frontdesk.mail import outbox_status, run_worker
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user, find_user_by_ref, set_banned
@@ -21,7 +24,7 @@ from frontdesk.service.admin import issue_api_key
 from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
 from frontdesk.service.sessions import end_session_by_id, list_sessions
-from frontdesk.settings import Settings, load_settings
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, Settings, load_settings
 
 app = typer.Typer(
     help="frontdesk: authentication and sessions for web apps.",
@@ -35,24 +38,49 @@ T = TypeVar("T")
 CLI = RequestContext(ip_address=None, user_agent="frontdesk-cli")
 
 
-def _frontdesk() -> Frontdesk:
-    return Frontdesk(_settings())
+def _fail(message: str, code: int) -> NoReturn:
+    """Print `Error: …` (one line per line of `message`) on stderr and exit with `code`:
+    2 for configuration and database problems, 1 for a refused operation."""
+    for line in message.splitlines() or ["failed"]:
+        errors.print(f"Error: {line}", style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
 
 
 def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigurationError as exc:
-        errors.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        _fail(str(exc), 2)
+
+
+def _frontdesk(*, migrated: bool = True) -> Frontdesk:
+    """The library on the configured database, once that database answers (else exit 2)."""
+    settings = _settings()
+    fd = Frontdesk(settings)
+    try:
+        check_database(fd.engine, settings.database_url, migrated=migrated)
+    except DatabaseUnavailable as exc:
+        fd.close()
+        _fail(str(exc), 2)
+    return fd
+
+
+def _check_database(settings: Settings) -> None:
+    """For commands that make their own engines: fail fast, in one line, if the database can't be used."""
+    engine = make_engine(settings)
+    try:
+        check_database(engine, settings.database_url)
+    except DatabaseUnavailable as exc:
+        _fail(str(exc), 2)
+    finally:
+        engine.dispose()
 
 
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema to the newest version."""
-    fd = _frontdesk()
-    fd.migrate()
-    fd.close()
+    fd = _frontdesk(migrated=False)
+    _run(fd, fd.migrate)
     console.print("database is up to date")
 
 
@@ -64,11 +92,16 @@ def serve(
 ) -> None:
     """Serve the HTTP API, pages and the mail sender (SIGTERM shuts down gracefully)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
-    _settings()  # fail fast, with a readable message, on bad configuration
+    _check_database(_settings())  # fail fast, in one line, on bad configuration or an unusable database
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # /metrics then adds up every worker's counters
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="frontdesk-metrics-")
+    # frontdesk's own log lines (outages, mail) in uvicorn's format; the audit trail is in the database
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["frontdesk"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    log_config["loggers"]["frontdesk.audit"] = {"level": "WARNING"}
     uvicorn.run(
         "frontdesk.web.app:create_server_app",
         factory=True,
@@ -79,19 +112,24 @@ def serve(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        log_config=log_config,
     )
 
 
 @app.command("create-user")
 def create_user_command(
-    username: str,
-    email: Annotated[str, typer.Option(prompt=True, help="Email address.")],
-    name: Annotated[str, typer.Option(prompt=True, help="Display name.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="3-32 letters, digits or _.")],
+    email: Annotated[str, typer.Option(prompt=True, metavar="EMAIL", help="Email address.")],
+    name: Annotated[str, typer.Option(prompt=True, metavar="NAME", help="Display name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (for scripts).")
+    ] = False,
     superuser: Annotated[bool, typer.Option("--superuser", help="Make an administrator.")] = False,
 ) -> None:
-    """Create a user (the password is prompted for, never taken from history)."""
+    """Create a user. The password is never an argument (arguments end up in shell history and
+    `ps`): it is prompted for, hidden and twice, or read from stdin with --password-stdin."""
     fd = _frontdesk()
+    password = _read_password(password_stdin)
     user = _run(
         fd,
         lambda: fd.call(
@@ -101,17 +139,37 @@ def create_user_command(
     console.print(f"created user {user.username} (id {user.id}){' as superuser' if superuser else ''}")
 
 
+def _read_password(from_stdin: bool) -> str:
+    """The first line of stdin exactly as given (only the line break is dropped), or a hidden prompt
+    asked twice."""
+    if not from_stdin:
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = typer.get_text_stream("stdin").readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        _fail('--password-stdin: stdin is empty; pipe the password in, e.g. printf %s "$PW" | frontdesk ...', 2)
+    return password
+
+
 @app.command("create-api-key")
 def create_api_key_command(
     user: Annotated[str, typer.Argument(help="Username, email or id.")],
-    days: Annotated[int, typer.Option(min=1, max=730, help="Days until it expires.")] = 365,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=API_KEY_MIN_DAYS,
+            max=API_KEY_MAX_DAYS,
+            help="Days until it expires [default: FRONTDESK_API_KEY_DEFAULT_DAYS].",
+            show_default=False,
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "created with the CLI",
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
     fd = _frontdesk()
 
     def create() -> str:
-        with fd.factory.begin() as db:
+        with fd.transaction() as db:
             target = find_user_by_ref(db, user)
             return issue_api_key(db, fd.deps, target.id, days, CLI, actor_id=None, name=name, email_it=False).token
 
@@ -128,7 +186,7 @@ def sessions(user: Annotated[str, typer.Argument(help="Username, email or id.")]
     def listing() -> list[list[str]]:
         rows: list[list[str]] = []
         token: str | None = None
-        with fd.read_factory.begin() as db:
+        with fd.transaction(readonly=True) as db:
             target = find_user_by_ref(db, user)
             while True:
                 page = list_sessions(db, fd.deps, target.id, 100, token)
@@ -169,7 +227,7 @@ def _set_ban(user: str, banned: bool) -> None:
     fd = _frontdesk()
 
     def apply() -> str:
-        with fd.factory.begin() as db:
+        with fd.transaction() as db:
             target = find_user_by_ref(db, user)
             set_banned(db, fd.deps, target.id, banned, CLI, actor_id=None)
             return target.username
@@ -227,7 +285,12 @@ def mail_worker(
     batch: Annotated[int, typer.Option(min=1, help="Emails claimed per tick.")] = 50,
 ) -> None:
     """Send queued emails (also runs inside `frontdesk serve`). Several may run at once on PostgreSQL."""
-    report = run_worker(_settings(), once=once, batch=batch)
+    settings = _settings()
+    _check_database(settings)
+    try:
+        report = run_worker(settings, once=once, batch=batch)
+    except UNAVAILABLE as exc:
+        _fail(explain(exc, settings.database_url), 2)
     console.print(f"sent={report.sent} retried={report.retried} failed={report.failed}")
 
 
@@ -252,9 +315,12 @@ def mail_status() -> None:
 def _run(fd: Frontdesk, action: Callable[[], T]) -> T:
     try:
         return action()
+    except DatabaseUnavailable as exc:
+        _fail(str(exc), 2)
+    except UNAVAILABLE as exc:  # the database went away during the command
+        _fail(explain(exc, fd.settings.database_url), 2)
     except FrontdeskError as exc:
-        errors.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+        _fail(str(exc), 1)
     finally:
         fd.close()
 

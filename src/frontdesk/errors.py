@@ -118,6 +118,11 @@ class RateLimited(FrontdeskError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailable(FrontdeskError):
+    """The database can't be reached or used (down, missing, wrong credentials, not migrated).
+    The message is one line naming the database (password hidden) and what to do."""
+
+
 class SocialSignInFailed(FrontdeskError):
     """A social sign-in callback was refused (bad or used state, no binding cookie, a token that does
     not validate, ...). `reason` is a short machine word for logs and metrics, never shown with secrets.

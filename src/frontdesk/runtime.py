@@ -4,6 +4,7 @@ and runs each use case in its own transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import cached_property
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
@@ -11,8 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from frontdesk.clock import Clock
-from frontdesk.db import make_engine, make_sessionmaker
-from frontdesk.errors import FrontdeskError
+from frontdesk.db import make_engine, make_sessionmaker, transaction
 from frontdesk.migrate import upgrade
 from frontdesk.service.deps import Deps
 from frontdesk.service.touches import TouchFlusher
@@ -26,7 +26,8 @@ R = TypeVar("R")
 
 
 class Frontdesk:
-    """One per process. `call(use_case, *args)` runs `use_case(db, deps, *args)` in one transaction.
+    """One per process. `call(use_case, *args)` runs `use_case(db, deps, *args)` in one transaction
+    (`read` in a read-only one); the CLI composes use cases in `with fd.transaction() as db:`.
 
     >>> fd = Frontdesk(Settings())
     >>> fd.call(login_with_password, "alice", "correct horse", False, RequestContext())
@@ -58,27 +59,20 @@ class Frontdesk:
             idle_ttl=self.settings.session_idle_ttl,
         )
 
+    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Session]:
+        """The unit of work of an edge that composes several use cases (the CLI): see
+        `frontdesk.db.transaction`. `readonly=True` is for work that never writes."""
+        return transaction(self.read_factory if readonly else self.factory)
+
     def call(self, use_case: Callable[Concatenate[Session, Deps, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a use case in one write transaction: commit on success, roll back on error
         (but keep what an outcome-error such as a failed login recorded)."""
-        with self.factory() as db:
-            try:
-                result = use_case(db, self.deps, *args, **kwargs)
-            except FrontdeskError as exc:
-                if exc.keep_changes:
-                    db.commit()
-                else:
-                    db.rollback()
-                raise
-            except BaseException:
-                db.rollback()
-                raise
-            db.commit()
-            return result
+        with self.transaction() as db:
+            return use_case(db, self.deps, *args, **kwargs)
 
     def read(self, use_case: Callable[Concatenate[Session, Deps, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a use case that only reads (on SQLite it then never waits for writers)."""
-        with self.read_factory() as db, db.begin():
+        with self.transaction(readonly=True) as db:
             return use_case(db, self.deps, *args, **kwargs)
 
     def flush_touches(self) -> int:

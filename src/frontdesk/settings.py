@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from pydantic._internal._repr import ReprArgs
     from pydantic_core import ErrorDetails
 
+# An API key lives 1 to 730 days (the seed's longest session); the default is a setting.
+API_KEY_MIN_DAYS = 1
+API_KEY_MAX_DAYS = 730
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -104,7 +108,7 @@ class Settings(BaseSettings):
     login_token_ttl: timedelta = timedelta(minutes=10)
     reset_token_ttl: timedelta = timedelta(hours=2)
     signup_token_ttl: timedelta = timedelta(hours=48)
-    api_key_default_days: int = Field(default=365, ge=1, le=730)
+    api_key_default_days: int = Field(default=365, ge=API_KEY_MIN_DAYS, le=API_KEY_MAX_DAYS)
 
     # rate limits: attempts per window, counted in the database so they hold across processes
     rate_limit_window: timedelta = timedelta(minutes=15)

@@ -16,6 +16,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontdesk import errors as e
+from frontdesk.availability import DATABASE_OUTAGE
+from frontdesk.service.identity import USERNAME_HELP
 
 log = logging.getLogger(__name__)
 
@@ -162,11 +164,37 @@ def for_error(exc: e.FrontdeskError) -> JSONResponse:
     return error_response(status, code, str(exc), headers_for(exc) or None)
 
 
+def for_http_error(exc: StarletteHTTPException) -> JSONResponse:
+    """The framework's own refusals (no route, wrong method, ...) in the contract's shape."""
+    code = STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+    message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 400 else "The request is not valid."
+    return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
+
+
+SEND_JSON = "Send the body as a JSON object, with Content-Type: application/json."
+# Fields whose rule is the service's, not the schema's (whose caps only bound absurd input)
+FIELD_RULES = {"username": USERNAME_HELP}
+
+
+def _problem(err: Any) -> str:
+    """One validation error as a person can act on it (never quoting the input: it may be a password)."""
+    kind, loc = err.get("type"), tuple(err.get("loc", ()))
+    if kind == "json_invalid":
+        at = next((p for p in loc if isinstance(p, int)), None)
+        reason = err.get("ctx", {}).get("error", "not JSON")
+        place = f" at character {at}" if at is not None else ""
+        return f"The body is not valid JSON ({reason}{place}). {SEND_JSON}"
+    if loc == ("body",) and kind in ("model_attributes_type", "dict_type"):
+        if isinstance(err.get("input"), (bytes, str)):
+            return f"The body was not read as JSON. {SEND_JSON}"
+        return f"The body must be a JSON object, not another JSON value. {SEND_JSON}"
+    where = ".".join(str(p) for p in loc if p != "body") or "body"
+    rule = FIELD_RULES.get(str(loc[-1])) if loc else None
+    return f"{where}: {rule or err.get('msg', 'invalid')}"
+
+
 def _validation_message(exc: RequestValidationError) -> str:
-    problems = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        problems.append(f"{where}: {err.get('msg', 'invalid')}")
+    problems = list(dict.fromkeys(_problem(err) for err in exc.errors()[:5]))
     return "; ".join(problems) or "The request is not valid."
 
 
@@ -174,21 +202,22 @@ def install(app: FastAPI) -> None:
     """Register handlers so every error, even an unexpected one, has the contract's shape."""
 
     async def frontdesk_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, e.FrontdeskError)
+        if not isinstance(exc, e.FrontdeskError):
+            raise exc
         return for_error(exc)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):
+            raise exc
         return error_response(400, ErrorCode.INVALID_REQUEST, _validation_message(exc))
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        code = STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
-        message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 400 else "The request is not valid."
-        return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
+        if not isinstance(exc, StarletteHTTPException):
+            raise exc
+        return for_http_error(exc)
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database.unavailable", extra={"type": type(exc).__name__})
+        DATABASE_OUTAGE.failed(exc, "request")
         return unavailable_response()
 
     app.add_exception_handler(e.FrontdeskError, frontdesk_error)

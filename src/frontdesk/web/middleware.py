@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: body limits, the CSRF origin check, and request metrics.
+"""Pure ASGI middleware: body limits, the CSRF origin check, `nosniff`, and request metrics.
 
 Pure ASGI (no BaseHTTPMiddleware) keeps the per-request cost small on the hot path.
 """
@@ -15,19 +15,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS
 from frontdesk.web.authn import has_session_cookie
+from frontdesk.web.errors import ErrorCode
 
 MAX_BODY_BYTES = 64 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
-async def send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+async def send_error(send: Send, status: int, code: ErrorCode, message: str) -> None:
+    body = json.dumps({"error": {"code": code.value, "message": message}}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                NOSNIFF,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -50,11 +58,13 @@ class BodyLimitMiddleware:
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit() or len(length) > 12:
-                await send_error(send, 400, "invalid_request", "Content-Length is not valid.")
+                await send_error(send, 400, ErrorCode.INVALID_REQUEST, "Content-Length is not valid.")
                 return
             if int(length) > self.limit:
                 await self._drain(receive)
-                await send_error(send, 413, "payload_too_large", f"Request bodies are limited to {self.limit} bytes.")
+                await send_error(
+                    send, 413, ErrorCode.PAYLOAD_TOO_LARGE, f"Request bodies are limited to {self.limit} bytes."
+                )
                 return
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
@@ -68,14 +78,16 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await send_error(send, 413, "payload_too_large", f"Request bodies are limited to {self.limit} bytes.")
+                await send_error(
+                    send, 413, ErrorCode.PAYLOAD_TOO_LARGE, f"Request bodies are limited to {self.limit} bytes."
+                )
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         if body and _is_json(headers.get("content-type", "")) and not _is_utf8(body):
-            await send_error(send, 400, "invalid_request", "JSON bodies must be UTF-8.")
+            await send_error(send, 400, ErrorCode.INVALID_REQUEST, "JSON bodies must be UTF-8.")
             return
         replayed = False
 
@@ -136,7 +148,7 @@ class CsrfMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS and not self._passes(scope):
-            await send_error(send, 403, "csrf_failed", "This request did not come from an allowed origin.")
+            await send_error(send, 403, ErrorCode.CSRF_FAILED, "This request did not come from an allowed origin.")
             return
         await self.app(scope, receive, send)
 
@@ -155,6 +167,28 @@ class CsrfMiddleware:
         if not has_cookie:
             return True
         return headers.get("sec-fetch-site") == "same-origin"
+
+
+class NoSniffMiddleware:
+    """`X-Content-Type-Options: nosniff` on every response that does not set it itself, so no
+    browser reads a JSON answer as a page or a script."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
+                    message["headers"] = [*headers, NOSNIFF]
+            await send(message)
+
+        await self.app(scope, receive, add_header)
 
 
 class MetricsMiddleware:

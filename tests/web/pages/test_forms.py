@@ -197,6 +197,19 @@ def test_pages_send_protective_headers(pages_server: LiveServer) -> None:
         assert "immutable" in fetched.headers["cache-control"]
 
 
+def test_the_check_your_email_page_says_the_lifetime_the_email_says(pages_server: LiveServer) -> None:
+    with pages_server.client() as browser:
+        sent = submit(
+            browser, "/signup", "/signup", name="Lif", email="lif@example.com", username="lifetime", password=PASSWORD
+        )
+        assert sent.status_code == 200
+        email = latest_email(browser, "lif@example.com", "confirm")
+        assert "expires in 48 hours" in email["text"]  # FRONTDESK_SIGNUP_TOKEN_TTL's default, 48 h
+        assert "expires in 48 hours" in sent.text
+        linked = submit(browser, "/login-link", "/login-link", user="nobody-here")
+        assert "expires in 10 minutes" in linked.text
+
+
 def test_reset_and_change_forms_offer_keeping_api_keys_unticked(pages_server: LiveServer) -> None:
     unticked = re.compile(r'<input id="(pw-)?keep_api_keys" name="keep_api_keys" type="checkbox" value="1"[^>]*>')
     with pages_server.client() as browser:

@@ -9,7 +9,7 @@ from frontdesk.service import reset, signup
 from frontdesk.service.sessions import end_current_session
 from frontdesk.web.api.results import signed_in
 from frontdesk.web.authn import Refused, identify
-from frontdesk.web.cookies import clear_login_cookies
+from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
 from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
@@ -66,12 +66,14 @@ def username_status(username: str, fd: FD) -> UsernameResponse:
     responses=responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.RATE_LIMITED, C.CSRF_FAILED),
 )
 @access(Access.OPEN)
-def login(body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
-    """Sign in with a username or email and a password."""
+def login(request: Request, body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+    """Sign in with a username or email and a password (a session this browser already had for the
+    same user is replaced, not kept alongside)."""
     result = counted(
         "password",
         lambda: fd.call(login_service.login_with_password, body.user, body.password, body.remember_device, ctx),
     )
+    end_replaced_session(fd, request.scope["headers"], result, ctx)
     return signed_in(response, result, fd.settings)
 
 
@@ -127,10 +129,13 @@ def request_login_link(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
 
 @router.post("/login-link/confirm", response_model=AuthResponse, responses=responses(C.INVALID_TOKEN))
 @access(Access.OPEN)
-def confirm_login_link(body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+def confirm_login_link(
+    request: Request, body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response
+) -> AuthResponse:
     result = counted(
         "login_link", lambda: fd.call(login_service.consume_login_link, body.token, body.remember_device, ctx)
     )
+    end_replaced_session(fd, request.scope["headers"], result, ctx)
     return signed_in(response, result, fd.settings)
 
 

@@ -28,7 +28,7 @@ def forgot_submit(p: P, posted: Posted) -> Response:
     def send(user: str) -> None:
         p.fd.call(reset.request_password_reset, user, p.ctx)
 
-    return request_link(p, posted, "forgot_password.html", send, kind="reset", ttl=p.settings.reset_token_ttl)
+    return request_link(p, posted, "forgot_password.html", send, kind="password_reset")
 
 
 @router.get("/reset-password")

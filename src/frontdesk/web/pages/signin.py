@@ -11,13 +11,13 @@ from frontdesk.errors import FrontdeskError
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import end_current_session
-from frontdesk.web.cookies import clear_login_cookies, set_login_cookies
+from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, set_login_cookies
 from frontdesk.web.deps import Access, access
 from frontdesk.web.outcomes import counted
 from frontdesk.web.pages.emailed import landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
-from frontdesk.web.pages.page import P
+from frontdesk.web.pages.page import SIGNED_OUT, P
 
 router = APIRouter(include_in_schema=False)
 Next = Annotated[str | None, Query(alias="next")]
@@ -26,9 +26,16 @@ NOTICES = {
     "signed-out": "You are signed out.",
     "session-ended": "Your session has ended. Please sign in again.",
 }
+# `?reason=`: why a page sent the browser here (see `Page.to_login`)
+REASONS = {
+    SIGNED_OUT: "You were signed out on this device (from another device, by a password change, or because "
+    "the session expired). Please sign in again.",
+}
 
 
 def signed_in(p: P, result: AuthResult, target: str) -> Response:
+    """Set the new session's cookies (ending a session of the same user this browser still had)."""
+    end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
     response = p.redirect(target)
     set_login_cookies(response, result, p.settings)
     return response
@@ -39,11 +46,11 @@ def signed_in(p: P, result: AuthResult, target: str) -> Response:
 
 @router.get("/login")
 @access(Access.OPEN)
-def login_page(p: P, next_: Next = None, notice: str | None = None) -> Response:
+def login_page(p: P, next_: Next = None, notice: str | None = None, reason: str | None = None) -> Response:
     target = safe_next(next_, p.settings)
     if p.caller is not None:
         return p.redirect(target)
-    return p.show("login.html", Form(), next=target, notice=NOTICES.get(notice or ""))
+    return p.show("login.html", Form(), next=target, notice=NOTICES.get(notice or "") or REASONS.get(reason or ""))
 
 
 @router.post("/login")
@@ -110,7 +117,7 @@ def login_link_submit(p: P, posted: Posted) -> Response:
     def send(user: str) -> None:
         p.fd.call(login_service.request_login_link, user, p.ctx)
 
-    return request_link(p, posted, "login_link.html", send, kind="login_link", ttl=p.settings.login_token_ttl)
+    return request_link(p, posted, "login_link.html", send, kind="login_link")
 
 
 @router.get("/login-link/confirm")

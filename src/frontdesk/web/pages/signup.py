@@ -13,7 +13,7 @@ from frontdesk.service.identity import USERNAME_HELP
 from frontdesk.service.passwords import check_password
 from frontdesk.web.cookies import set_login_cookies
 from frontdesk.web.deps import Access, access
-from frontdesk.web.pages.emailed import landing
+from frontdesk.web.pages.emailed import landing, sent
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
 
@@ -46,9 +46,7 @@ def signup_submit(p: P, posted: Posted) -> Response:
         except FrontdeskError as exc:
             form.error(exc)
         else:
-            return p.render(
-                "sent.html", title="Check your email", kind="signup", email=email, ttl=p.settings.signup_token_ttl
-            )
+            return sent(p, "signup_confirm", email=email)
     return p.show("signup.html", form, username_help=USERNAME_HELP)
 
 
