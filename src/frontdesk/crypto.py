@@ -172,3 +172,16 @@ class PasswordHasher:
 
     def needs_rehash(self, hashed: str) -> bool:
         return self._hasher.check_needs_rehash(hashed)
+
+
+def seal_text(secret: str, purpose: str, plaintext: str) -> bytes:
+    """`seal` under a key derived from `secret` (a random token, never a password) for `purpose`."""
+    return seal(derive_key(secret, purpose), plaintext.encode(), purpose.encode())
+
+
+def unseal_text(secret: str, purpose: str, box: bytes) -> str | None:
+    """What `seal_text` was given, or None when `secret` or `purpose` is not the one it was sealed with."""
+    try:
+        return unseal(derive_key(secret, purpose), box, purpose.encode()).decode()
+    except SealBroken:
+        return None

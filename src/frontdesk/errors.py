@@ -157,3 +157,31 @@ class SecondFactorRequired(FrontdeskError):
 
     def __repr__(self) -> str:
         return f"SecondFactorRequired(methods={self.methods!r}, challenge=<hidden>)"
+
+
+class SocialSignInFailed(FrontdeskError):
+    """A social sign-in callback was refused (bad or used state, no binding cookie, a token that does
+    not validate, ...). `reason` is a short machine word for logs and metrics, never shown with secrets.
+
+    An outcome, not an abort: the flow it ended stays ended.
+    """
+
+    keep_changes = True
+
+    def __init__(
+        self, reason: str, message: str = "This sign-in did not work. Start again from the sign-in page."
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ProviderUnavailable(SocialSignInFailed):
+    """The provider did not answer, or answered something unusable (an outage, not an attack)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "The sign-in provider is not answering right now. Try again in a few minutes.")
+
+
+class LastSignInMethod(FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("This is the only way to sign in to this account: set a password or link another first.")

@@ -109,7 +109,7 @@ def test_rehash_on_login_when_parameters_change(fd: Frontdesk, settings: Setting
             stored = db.get(User, user.id)
             assert stored is not None
             assert stored.hashed_password != user.hashed_password
-            assert "t=2" in stored.hashed_password
+            assert stored.hashed_password is not None and "t=2" in stored.hashed_password
     finally:
         stronger.close()
     assert fd.call(login_with_password, "hank", PASSWORD, False, CTX)  # old parameters still verify

@@ -25,17 +25,18 @@ def create_user(
     *,
     email: str,
     username: str,
-    password: str,
+    password: str | None,
     name: str,
     ctx: RequestContext,
     is_superuser: bool = False,
     hashed_password: str | None = None,
 ) -> User:
-    """Create a user after checking every rule; `hashed_password` skips hashing for a verified signup."""
+    """Create a user after checking every rule; `hashed_password` skips hashing for a verified signup,
+    and `password=None` (without a hash) makes an account with no password (social sign-in)."""
     username, ukey = username_forms(username)
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
-    if hashed_password is None:
+    if hashed_password is None and password is not None:
         check_password(password, deps.settings.product_name, username=username, email=shown_email)
         hashed_password = deps.hasher.hash(password)
     if store.get_by_username_key(db, ukey) is not None:
@@ -87,7 +88,8 @@ def check_user_password(db: Session, deps: Deps, user: User | None, password: st
     if user is None:
         deps.hasher.burn(password)
         return False
-    if not deps.hasher.verify(user.hashed_password, password):
+    # an account without a password (made by social sign-in) costs the same and never matches
+    if not deps.hasher.verify(user.hashed_password, password) or user.hashed_password is None:
         return False
     if deps.hasher.needs_rehash(user.hashed_password):
         user.hashed_password = deps.hasher.hash(password)  # written once, at the flush

@@ -48,6 +48,9 @@ class ErrorCode(StrEnum):
     MUST_CONFIRM = "must_confirm"
     INVALID_CODE = "invalid_code"
     MFA_REQUIRED = "mfa_required"  # not an error: the 202 of a first step (see `mfa_required`)
+    LAST_SIGN_IN_METHOD = "last_sign_in_method"
+    SOCIAL_SIGN_IN_FAILED = "social_sign_in_failed"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -89,6 +92,9 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.TokenInvalid, 400, ErrorCode.INVALID_TOKEN),
     (e.CannotDeleteCurrentSession, 400, ErrorCode.CANNOT_DELETE_CURRENT_SESSION),
     (e.MustConfirm, 400, ErrorCode.MUST_CONFIRM),
+    (e.LastSignInMethod, 400, ErrorCode.LAST_SIGN_IN_METHOD),
+    (e.ProviderUnavailable, 502, ErrorCode.PROVIDER_UNAVAILABLE),
+    (e.SocialSignInFailed, 400, ErrorCode.SOCIAL_SIGN_IN_FAILED),
     (e.InvalidCredentials, 401, ErrorCode.INVALID_CREDENTIALS),
     (e.InvalidCode, 401, ErrorCode.INVALID_CODE),
     (Unauthenticated, 401, ErrorCode.UNAUTHENTICATED),

@@ -188,3 +188,26 @@ class ApiKeyResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: str
+
+
+# --- social sign-in -------------------------------------------------------------------------------
+
+
+class IdentityItem(BaseModel):
+    """A linked sign-in provider account."""
+
+    id: int
+    provider: str
+    email: str | None
+    created: Timestamp
+    last_used: Timestamp
+
+
+class IdentityListResponse(BaseModel):
+    identities: list[IdentityItem]
+
+
+class RedirectBody(BaseModel):
+    """Where to send the browser next."""
+
+    redirect: str
