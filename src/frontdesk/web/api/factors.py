@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from frontdesk.errors import Forbidden, NotFound
+from frontdesk.errors import Forbidden
 from frontdesk.service import factors, second_factor, totp, webauthn
 from frontdesk.service.context import Principal
 from frontdesk.web.api.results import auth_response_with_cookies
@@ -26,6 +26,7 @@ from frontdesk.web.factor_schemas import (
     TotpConfirmRequest,
     TotpEnrolmentResponse,
 )
+from frontdesk.web.ids import CredentialId
 from frontdesk.web.outcomes import counted
 from frontdesk.web.schemas import AuthResponse
 
@@ -178,10 +179,8 @@ def add_credential(
     responses=responses(*AUTH, C.NOT_FOUND, C.CSRF_FAILED),
 )
 @access(Access.USER)
-def remove_credential(credential_id: int, caller: Caller, fd: FD, ctx: Ctx) -> Response:
+def remove_credential(caller: Caller, credential_id: CredentialId, fd: FD, ctx: Ctx) -> Response:
     """Remove one of your keys or passkeys."""
-    if not 0 < credential_id < 2**63:
-        raise NotFound("security key")
     fd.call(webauthn.remove_credential, _browser(caller).user_id, credential_id, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
