@@ -46,6 +46,7 @@ def upgrade() -> None:
         _user_fk("totp_factors"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_factors")),
         sa.UniqueConstraint("user_id", "confirmed", name=op.f("uq_totp_factors_user_id_confirmed")),
+        sqlite_autoincrement=True,  # ids are never reused (see 0003)
     )
     op.create_table(
         "webauthn_credentials",
@@ -66,6 +67,7 @@ def upgrade() -> None:
         _user_fk("webauthn_credentials"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webauthn_credentials")),
         sa.UniqueConstraint("credential_id", name=op.f("uq_webauthn_credentials_credential_id")),
+        sqlite_autoincrement=True,  # ids are never reused (see 0003)
     )
     op.create_index(op.f("ix_webauthn_credentials_user_id"), "webauthn_credentials", ["user_id"], unique=False)
     op.create_table(
@@ -78,6 +80,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         _user_fk("recovery_codes"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
+        sqlite_autoincrement=True,  # ids are never reused (see 0003)
     )
     op.create_index("ix_recovery_codes_user_id_code_hash", "recovery_codes", ["user_id", "code_hash"], unique=False)
     op.create_table(
@@ -97,6 +100,7 @@ def upgrade() -> None:
         _when("used_at", nullable=True),
         _user_fk("second_factor_challenges"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_second_factor_challenges")),
+        sqlite_autoincrement=True,  # ids are never reused (see 0003)
     )
     op.create_index(
         "ix_second_factor_challenges_by_token_hash",
@@ -126,6 +130,7 @@ def upgrade() -> None:
         ),
         _user_fk("webauthn_challenges"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webauthn_challenges")),
+        sqlite_autoincrement=True,  # ids are never reused (see 0003)
     )
     op.create_index(
         "ix_webauthn_challenges_by_challenge_hash",
