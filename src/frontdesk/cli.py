@@ -167,13 +167,12 @@ def serve(
     settings = _settings()  # fail fast, in one line, on bad configuration
     if not settings.is_production and not is_loopback_host(host):
         if not insecure_dev_on_network:
-            errors.print(
-                f"[red]refusing to serve development mode on {host}: it is reachable from the network. "
+            _fail(
+                f"refusing to serve development mode on {host}: it is reachable from the network. "
                 "Use --host 127.0.0.1, set FRONTDESK_ENV=production (with FRONTDESK_SECRET), or pass "
-                "--insecure-dev-on-network if you really mean it.[/red]",
-                soft_wrap=True,
+                "--insecure-dev-on-network if you really mean it.",
+                2,
             )
-            raise typer.Exit(2)
         errors.print(
             f"[bold red]WARNING: development mode on {host}, reachable from the network "
             "(--insecure-dev-on-network). Development mode is not hardened: do not use it on a network you do "
