@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
-from frontdesk.errors import FrontdeskError
+from frontdesk.web.later import after_response
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
 
@@ -23,12 +23,10 @@ def request_link(
         return p.show(template, form.expired())
     user = form.need(posted, "user", "Enter your username or email address.")
     if not form.invalid:
-        try:
-            send(user)
-        except FrontdeskError as exc:
-            form.error(exc)
-        else:
-            return p.render("sent.html", title="Check your email", kind=kind, ttl=ttl)
+        # answered first, sent after: the same work before the answer whether or not `user` exists
+        response = p.render("sent.html", title="Check your email", kind=kind, ttl=ttl)
+        response.background = after_response(lambda: send(user), kind)
+        return response
     return p.show(template, form)
 
 
