@@ -116,3 +116,11 @@ class RateLimited(FrontdeskError):
     def __init__(self, retry_after: timedelta) -> None:
         super().__init__("Too many attempts; try again later.")
         self.retry_after = retry_after
+
+
+class Overloaded(FrontdeskError):
+    """Too much work is already waiting (password hashing): shed this request rather than queue it."""
+
+    def __init__(self, retry_after: timedelta = timedelta(seconds=2)) -> None:
+        super().__init__("The service is busy; try again in a moment.")
+        self.retry_after = retry_after

@@ -36,7 +36,9 @@ PASSWORD_ERRORS = (C.PASSWORD_TOO_SHORT, C.PASSWORD_TOO_LONG, C.INSECURE_PASSWOR
     "/signup",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=StatusResponse,
-    responses=responses(C.INVALID_EMAIL, C.INVALID_USERNAME, *PASSWORD_ERRORS, C.USERNAME_TAKEN, C.CSRF_FAILED),
+    responses=responses(
+        C.INVALID_EMAIL, C.INVALID_USERNAME, *PASSWORD_ERRORS, C.USERNAME_TAKEN, C.RATE_LIMITED, C.CSRF_FAILED
+    ),
 )
 @access(Access.OPEN)
 def request_signup(body: SignupRequest, fd: FD, ctx: Ctx) -> StatusResponse:

@@ -86,6 +86,9 @@ class Form:
 
     def error(self, exc: e.FrontdeskError, fields: dict[str, str] | None = None) -> Form:
         """Show a service error: next to its field when it has one (renamed through `fields`)."""
+        if isinstance(exc, e.Overloaded):
+            self.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after.total_seconds())))
+            return self.fail(str(exc), 503)
         if isinstance(exc, e.RateLimited):
             self.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after.total_seconds())))
             return self.fail(rate_limit_message(exc), 429)
