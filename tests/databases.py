@@ -26,14 +26,14 @@ REQUIRE_POSTGRES = os.environ.get("FRONTDESK_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _admin_engine() -> Engine:
+def admin_engine() -> Engine:
     url = normalise_url(POSTGRES_URL).set(database="postgres")
     return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
 
 
 def _postgres_problem() -> str | None:
     try:
-        engine = _admin_engine()
+        engine = admin_engine()
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         engine.dispose()
@@ -60,7 +60,7 @@ def throwaway_database(backend: str, directory: Path, prefix: str = "frontdesk_t
             pytest.fail(problem + " (FRONTDESK_TEST_REQUIRE_POSTGRES=1)")
         pytest.skip(problem)
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)

@@ -52,6 +52,10 @@ class LiveServer:
                 self.process.wait(5)
         return int(self.process.returncode)
 
+    def stop_now(self) -> None:
+        """`stop()` for a cleanup hook (which wants no answer)."""
+        self.stop()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -73,15 +77,27 @@ def server_env(database_url: str, url: str, extra_env: Mapping[str, str] | None 
 
 
 def start_server(
-    database_url: str, log_dir: Path, *, workers: int = 1, extra_env: Mapping[str, str] | None = None
+    database_url: str,
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    extra_env: Mapping[str, str] | None = None,
+    host: str = "127.0.0.1",
+    serve_args: tuple[str, ...] = (),
+    set_public_url: bool = True,
 ) -> LiveServer:
-    """Start `frontdesk serve` on `database_url` and wait until `/healthz` answers 200."""
+    """Start `frontdesk serve` on `database_url` and wait until `/healthz` answers 200.
+
+    `url` is how this machine reaches it (over loopback, whatever `host` it listens on);
+    `set_public_url=False` leaves FRONTDESK_PUBLIC_URL unset (unless `extra_env` sets it)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = server_env(database_url, url, extra_env)
+    if not set_public_url and "FRONTDESK_PUBLIC_URL" not in (extra_env or {}):
+        del env["FRONTDESK_PUBLIC_URL"]
     log_path = log_dir / f"server-{port}.log"
-    command = [sys.executable, "-m", "frontdesk.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
+    command = [sys.executable, "-m", "frontdesk.cli", "serve", "--host", host, "--port", str(port)]
+    command += ["--workers", str(workers), *serve_args]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = LiveServer(url, database_url, process, log_path, env)

@@ -16,10 +16,12 @@ from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from frontdesk.errors import Overloaded
+from frontdesk.errors import Overloaded, SealBroken
 
 T = TypeVar("T")
 
@@ -50,6 +52,11 @@ def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
+def digest_bytes(value: bytes) -> bytes:
+    """SHA-256 of raw bytes (a WebAuthn challenge): what the database stores instead."""
+    return hashlib.sha256(value).digest()
+
+
 def equals(a: bytes, b: bytes) -> bool:
     """Constant-time comparison."""
     return hmac.compare_digest(a, b)
@@ -73,6 +80,31 @@ def sign(key: bytes, message: str) -> str:
     """A URL-safe HMAC-SHA256 tag of `message` (128 bits, enough for a cookie's integrity)."""
     tag = hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(tag).decode("ascii").rstrip("=")
+
+
+_SEAL_VERSION = b"\x01"  # AES-256-GCM, 96-bit random nonce
+_NONCE_BYTES = 12
+
+
+def seal(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """Encrypt and authenticate with AES-256-GCM: version byte, random 96-bit nonce, ciphertext and tag.
+
+    `associated_data` (e.g. `b"totp:42"`) is bound to the box but not stored in it: opening needs
+    the same value, so a box copied to another row (another user) does not open.
+    """
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    return _SEAL_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def unseal(key: bytes, box: bytes, associated_data: bytes) -> bytes:
+    """The plaintext of a `seal`ed box; SealBroken if the key, the associated data or a byte differs."""
+    if len(box) < 1 + _NONCE_BYTES + 16 or box[:1] != _SEAL_VERSION:
+        raise SealBroken()
+    nonce, ciphertext = box[1 : 1 + _NONCE_BYTES], box[1 + _NONCE_BYTES :]
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, associated_data)
+    except InvalidTag:
+        raise SealBroken() from None
 
 
 @dataclass(frozen=True, slots=True)

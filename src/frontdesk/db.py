@@ -1,5 +1,5 @@
-"""Engines and transactions. The edge (a request, a CLI command, a worker tick) opens one
-transaction with `transaction()`; nothing below it commits."""
+"""Engines and the unit of work. Every edge (a request, a CLI command, a worker tick, a cleanup
+batch) owns its transaction through `transaction()`; nothing below it commits."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.errors import FrontdeskError
 from frontdesk.settings import Settings
 
 READONLY = "frontdesk_readonly"
@@ -81,9 +82,22 @@ def make_sessionmaker(engine: Engine, *, readonly: bool = False) -> sessionmaker
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
-    with factory.begin() as db:
-        yield db
+    """The one unit of work: commit on success, roll back on an exception, except that a
+    `FrontdeskError` with `keep_changes` (an outcome such as a failed login) commits what the
+    work recorded before it is raised on."""
+    with factory() as db:
+        try:
+            yield db
+        except FrontdeskError as exc:
+            if exc.keep_changes:
+                db.commit()
+            else:
+                db.rollback()
+            raise
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
 
 
 __all__ = ["is_sqlite", "make_engine", "make_sessionmaker", "normalise_url", "transaction"]

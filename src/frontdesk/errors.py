@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 
 class FrontdeskError(Exception):
@@ -116,6 +116,47 @@ class RateLimited(FrontdeskError):
     def __init__(self, retry_after: timedelta) -> None:
         super().__init__("Too many attempts; try again later.")
         self.retry_after = retry_after
+
+
+class DatabaseUnavailable(FrontdeskError):
+    """The database can't be reached or used (down, missing, wrong credentials, not migrated).
+    The message is one line naming the database (password hidden) and what to do."""
+
+
+# --- second factors (contract section 6) ---
+
+
+class SealBroken(FrontdeskError):
+    """An encrypted value does not open: wrong key (SECRET changed), wrong owner, or altered bytes."""
+
+    def __init__(self) -> None:
+        super().__init__("An encrypted value could not be opened.")
+
+
+class InvalidCode(FrontdeskError):
+    """A TOTP code, recovery code or WebAuthn assertion did not prove the factor (or was used before)."""
+
+    keep_changes = True  # the failed attempt is counted
+
+    def __init__(self, message: str = "That code is not right.") -> None:
+        super().__init__(message)
+
+
+class SecondFactorRequired(FrontdeskError):
+    """A first factor succeeded for a user with a second factor: not an error but the first step's
+    outcome (202 `mfa_required`). No session was made; `challenge` (the token, shown only to the
+    client, never in the message or repr), `methods` and `expiry` say how to finish."""
+
+    keep_changes = True  # the challenge (and the used-up email token) must be committed
+
+    def __init__(self, challenge: str, methods: list[str], expiry: datetime) -> None:
+        super().__init__("A second factor is required to finish signing in.")
+        self.challenge = challenge
+        self.methods = methods
+        self.expiry = expiry
+
+    def __repr__(self) -> str:
+        return f"SecondFactorRequired(methods={self.methods!r}, challenge=<hidden>)"
 
 
 class Overloaded(FrontdeskError):

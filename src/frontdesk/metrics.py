@@ -1,12 +1,37 @@
 """Prometheus metrics shared by every layer (counters only; the web layer exposes them).
 
 With several worker processes, `frontdesk serve` sets PROMETHEUS_MULTIPROC_DIR so /metrics
-aggregates all workers.
+aggregates all workers. prometheus-client comes with the `frontdesk[server]` extra; without it
+(the library alone) the metrics below are no-ops, since only the server has a /metrics to show.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from importlib.util import find_spec
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING or find_spec("prometheus_client") is not None:
+    from prometheus_client import Counter, Histogram
+else:
+
+    class Counter:
+        """A counter that counts nothing (prometheus-client is not installed)."""
+
+        def __init__(self, *_: object, **__: object) -> None:
+            pass
+
+        def labels(self, *_: object) -> Counter:
+            return self
+
+        def inc(self, amount: float = 1) -> None:
+            pass
+
+    class Histogram(Counter):
+        """A histogram that records nothing (prometheus-client is not installed)."""
+
+        def observe(self, amount: float) -> None:
+            pass
+
 
 REQUESTS = Counter("frontdesk_http_requests_total", "HTTP requests by route and status.", ["route", "method", "status"])
 LATENCY = Histogram(

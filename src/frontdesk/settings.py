@@ -1,17 +1,28 @@
-"""Settings, read once from the environment (prefix FRONTDESK_). The only reader of os.environ."""
+"""Settings, read once from the environment (prefix FRONTDESK_); the only reader of FRONTDESK_
+variables. The one other variable frontdesk touches is prometheus_client's own
+PROMETHEUS_MULTIPROC_DIR (`frontdesk serve --workers N` sets it, `/metrics` checks it)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from frontdesk.devsecret import development_secret
 from frontdesk.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pydantic._internal._repr import ReprArgs
+    from pydantic_core import ErrorDetails
+
+# An API key lives 1 to 730 days (the seed's longest session); the default is a setting.
+API_KEY_MIN_DAYS = 1
+API_KEY_MAX_DAYS = 730
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}
@@ -26,20 +37,80 @@ def parse_duration(text: str) -> timedelta | str:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-class Settings(BaseSettings):
-    """Everything frontdesk can be told. Frozen: construct a new one instead of mutating."""
+def hide_password(url: str) -> str:
+    """`url` with the password of its user part (if any) replaced by `***`, for reprs and messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:  # not a URL we can take apart: show nothing of it
+        return "***"
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
-    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", frozen=True, extra="ignore")
+
+class SettingRule(ValueError):
+    """A setting breaks `rule`; `todo` says how to fix it. Raised by the validators below."""
+
+    def __init__(self, rule: str, todo: str) -> None:
+        super().__init__(f"{rule}; {todo}")
+        self.rule, self.todo = rule, todo
+
+
+_DATABASE_EXAMPLES = "postgresql://user:password@host:5432/dbname or sqlite:///./frontdesk.db"
+_DATABASE_DRIVERS = {"postgresql": ("psycopg",), "postgres": ("psycopg",), "sqlite": ("pysqlite",)}
+
+
+def check_database_url(url: str) -> str:
+    """The URL names a database and driver frontdesk runs on (PostgreSQL via psycopg, or SQLite)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise SettingRule("is not a database URL", f"use {_DATABASE_EXAMPLES}") from None
+    backend = parsed.get_backend_name()
+    if backend not in _DATABASE_DRIVERS:
+        rule = f"names {backend!r}, a database frontdesk does not support"
+        raise SettingRule(rule, f"use PostgreSQL or SQLite: {_DATABASE_EXAMPLES}")
+    if "+" in parsed.drivername and parsed.get_driver_name() not in _DATABASE_DRIVERS[backend]:
+        raise SettingRule(
+            f"asks for the driver {parsed.get_driver_name()!r}, which frontdesk does not use",
+            f"drop '+{parsed.get_driver_name()}' (write {backend}://...) and frontdesk picks its driver",
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise SettingRule("has a port outside 1-65535", f"use {_DATABASE_EXAMPLES}")
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything frontdesk can be told. Frozen: construct a new one instead of mutating.
+
+    Secrets never show in `repr()`/`str()` or in validation errors: `secret` and `smtp_url` are
+    `SecretStr` (read them with `.get_secret_value()`), and the password in `database_url` (a plain
+    `str`, as callers pass it on to drivers) is shown as `***`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", frozen=True, extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite:///./frontdesk.db"
     public_url: str = "http://127.0.0.1:8000"
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
-    secret: SecretStr | None = None
     env: Literal["development", "production"] = "development"
+    secret: SecretStr | None = Field(default=None, validate_default=True)  # checked against `env`
     smtp_url: SecretStr | None = None
     mail_from: str = "frontdesk <no-reply@localhost>"
     product_name: str = "frontdesk"
+    # operations: `/metrics` needs `Authorization: Bearer <metrics_token>` when set; unset, it is
+    # open in development and answers only local scrapers in production (docs/operations.md)
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # `/docs` and `/redoc` (on|off); unset: on in development, off in production
+    api_docs: bool | None = None
+    # WebAuthn relying-party id; default: the public URL's host (contract section 6)
+    webauthn_rp_id: str | None = None
 
     # lifetimes (seed defaults; login link per OWASP ASVS 5.0)
     session_ttl: timedelta = timedelta(days=730)
@@ -47,7 +118,7 @@ class Settings(BaseSettings):
     login_token_ttl: timedelta = timedelta(minutes=10)
     reset_token_ttl: timedelta = timedelta(hours=2)
     signup_token_ttl: timedelta = timedelta(hours=48)
-    api_key_default_days: int = Field(default=365, ge=1, le=730)
+    api_key_default_days: int = Field(default=365, ge=API_KEY_MIN_DAYS, le=API_KEY_MAX_DAYS)
 
     # rate limits: attempts per window, counted in the database so they hold across processes
     rate_limit_window: timedelta = timedelta(minutes=15)
@@ -101,31 +172,78 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        return check_database_url(value)
+
     @field_validator("public_url")
     @classmethod
     def _check_public_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("FRONTDESK_PUBLIC_URL must be an absolute http(s) URL")
+            raise SettingRule(
+                "must be an absolute http(s) URL", "set it to the address people open, e.g. https://auth.example.com"
+            )
         return value.rstrip("/")
 
     @field_validator("trusted_proxies")
     @classmethod
     def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for net in value:
-            ipaddress.ip_network(net, strict=False)
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise SettingRule(
+                    f"{net!r} is not an IP address or network",
+                    "give a comma-separated list of addresses or networks, e.g. 10.0.0.0/8,192.168.1.5",
+                ) from None
         return value
 
-    @model_validator(mode="after")
-    def _production_needs_secret(self) -> Settings:
-        if self.env == "production" and (self.secret is None or len(self.secret.get_secret_value()) < 32):
-            raise ValueError("FRONTDESK_SECRET (32+ characters) is required when FRONTDESK_ENV=production")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _development_secret(cls, data: object) -> object:
+        """Development without FRONTDESK_SECRET: a random secret kept in a file (see `devsecret`)."""
+        if (
+            isinstance(data, dict)
+            and data.get("secret") in (None, "")
+            and data.get("env", "development") == "development"
+        ):
+            url = data.get("database_url", cls.model_fields["database_url"].default)
+            text = url.get_secret_value() if isinstance(url, SecretStr) else str(url)
+            return {**data, "secret": development_secret(text)}
+        return data
+
+    @field_validator("secret")
+    @classmethod
+    def _production_needs_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        length = 0 if value is None else len(value.get_secret_value())
+        if info.data.get("env") == "production" and length < 32:
+            got = f" (it has {length})" if length else " (it is not set)"
+            raise SettingRule(
+                f"must be 32 characters or more when FRONTDESK_ENV=production{got}",
+                "generate one with python3 -c 'import secrets; print(secrets.token_urlsafe(32))' and set it",
+            )
+        return value
+
+    def __repr_args__(self) -> ReprArgs:
+        for name, value in super().__repr_args__():
+            yield name, (hide_password(value) if name == "database_url" and isinstance(value, str) else value)
 
     @property
     def public_origin(self) -> str:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def rp_id(self) -> str:
+        """The WebAuthn relying-party id: FRONTDESK_WEBAUTHN_RP_ID, else the public URL's host."""
+        return self.webauthn_rp_id or urlsplit(self.public_url).hostname or "localhost"
+
+    @property
+    def webauthn_origins(self) -> list[str]:
+        """Origins a WebAuthn response may come from: the public URL's and ALLOWED_ORIGINS."""
+        return [self.public_origin, *(o.rstrip("/") for o in self.allowed_origins)]
 
     @property
     def secure_cookies(self) -> bool:
@@ -138,15 +256,75 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
+
 
 def load_settings() -> Settings:
-    """Read settings from the environment, turning validation failures into one readable error."""
+    """Read settings from the environment. Validation failures become one `ConfigurationError`
+    with one line per mistake: the variable, the rule it breaks, and what to do."""
     from pydantic import ValidationError
 
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"FRONTDESK_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigurationError(f"bad configuration: {problems}") from None
+        raise ConfigurationError("\n".join(explain(err) for err in exc.errors())) from None
+
+
+_SECRET_FIELDS = frozenset({"secret", "smtp_url"})
+_DURATION_HELP = "a duration such as 600 (seconds), 250ms, 10m, 168h, 30d or PT10M"
+_RULES = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "literal_error": "must be {expected}",
+    "time_delta_parsing": f"must be {_DURATION_HELP}",
+    "time_delta_type": f"must be {_DURATION_HELP}",
+    "string_pattern_mismatch": "must be a colour written #rrggbb",  # the only patterns are colours
+}
+
+
+def explain(err: ErrorDetails) -> str:
+    """One validation error as `FRONTDESK_NAME: rule (got value); what to do`. Secrets never show."""
+    field = str(err["loc"][0]) if err["loc"] else ""
+    name = f"FRONTDESK_{field.upper()}" if field else "settings"
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, SettingRule):
+        rule, todo = cause.rule, cause.todo
+    else:
+        template = _RULES.get(err["type"])
+        rule = template.format(**err.get("ctx", {})) if template else err["msg"]
+        todo = _unset_for_default(field)
+    shown = _shown(field, err.get("input"))
+    shown = "" if shown in rule else shown
+    return f"{name}: {rule}{f' (got {shown})' if shown else ''}; {todo}"
+
+
+def _shown(field: str, value: object) -> str:
+    if field in _SECRET_FIELDS or not isinstance(value, str):
+        return ""
+    return repr(hide_password(value) if field == "database_url" else value)
+
+
+def _unset_for_default(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is None or info.default is None:
+        return "fix or unset it"
+    default = info.default
+    if isinstance(default, timedelta):
+        text = _duration_text(default)
+    elif isinstance(default, tuple):
+        text = ",".join(default) or "empty"
+    else:
+        text = str(default)
+    return f"fix it, or unset it to use the default ({text})"
+
+
+def _duration_text(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds * 1000)}ms"

@@ -6,14 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from frontdesk.mail.render import KINDS, SECRET_KINDS, human_duration, render
+from frontdesk.mail.kinds import KINDS, human_duration
+from frontdesk.mail.render import render
 from frontdesk.settings import Settings
+from frontdesk.theme import Theme
 
 SETTINGS = Settings(product_name="Acme ID", public_url="https://id.example.com")
 
 
 def context_for(kind: str) -> dict[str, str]:
-    return {key: f"value-of-{key}" for key in KINDS[kind]}
+    return {key: f"value-of-{key}" for key in KINDS[kind].context}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -73,9 +75,23 @@ def test_repr_hides_the_bodies() -> None:
     assert "SECRETSECRET" not in repr(email)
 
 
-def test_secret_kinds_are_known_kinds() -> None:
-    assert KINDS.keys() >= SECRET_KINDS
-    assert "password_changed" not in SECRET_KINDS
+def test_only_the_notices_carry_no_secret() -> None:
+    assert [name for name, kind in KINDS.items() if not kind.carries_secret] == ["password_changed", "api_key_notice"]
+
+
+def test_every_kind_with_a_link_says_how_long_it_works() -> None:
+    settings = Settings(signup_token_ttl=timedelta(hours=48), login_token_ttl=timedelta(minutes=10))
+    linked = {name: kind.lifetime_text(settings) for name, kind in KINDS.items() if kind.link_path}
+    assert linked == {"signup_confirm": "48 hours", "login_link": "10 minutes", "password_reset": "2 hours"}
+
+
+def test_buttons_and_links_wear_the_brand_colour_readably() -> None:
+    html = render(Settings(brand_color="#8a2b5c"), "login_link", context_for("login_link")).html
+    assert "background:#8a2b5c;color:#ffffff;" in html and "color:#8a2b5c;" in html
+    pale = Theme.from_settings(Settings(brand_color="#ffd23f"))  # too pale for white text or links on white
+    html = render(Settings(brand_color="#ffd23f"), "signup_existing", context_for("signup_existing")).html
+    assert f"background:#ffd23f;color:{pale.on_accent};" in html
+    assert pale.link != "#ffd23f" and f"color:{pale.link};" in html
 
 
 @pytest.mark.parametrize(
@@ -87,6 +103,7 @@ def test_secret_kinds_are_known_kinds() -> None:
         (timedelta(hours=48), "48 hours"),
         (timedelta(days=7), "7 days"),
         (timedelta(seconds=90), "90 seconds"),
+        (timedelta(days=730), "2 years"),
     ],
 )
 def test_human_duration(delta: timedelta, text: str) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,7 +37,7 @@ class Target:
     alice: Account
     key: str  # alice's API key
 
-    def client(self, **kwargs: object) -> httpx.Client:
+    def client(self, **kwargs: Any) -> httpx.Client:
         return self.server.client(**kwargs)
 
     def raw(self, start: bytes, *headers: bytes, body: bytes = b"") -> tuple[int, bytes]:
@@ -143,7 +145,8 @@ def test_malformed_bearer_tokens(target: Target) -> None:
         for value in headers:
             for method, path in (("GET", "/v1/verify"), ("GET", "/v1/sessions"), ("POST", "/v1/api-keys")):
                 body = {"password": PASSWORD, "name": "x"} if method == "POST" else None
-                response = client.request(method, path, headers={"Authorization": value.encode("latin-1")}, json=body)  # type: ignore[dict-item]
+                raw = {b"Authorization": value.encode("latin-1")}
+                response = client.request(method, path, headers=raw, json=body)
                 expect(response, 401, "unauthenticated")
 
 
@@ -228,7 +231,7 @@ def test_invalid_utf8_and_nul_bytes_in_bodies(target: Target) -> None:
 @pytest.mark.usefixtures("unchanged")
 def test_wrong_shapes_and_types(target: Target) -> None:
     login = {"user": "alice", "password": PASSWORD}
-    bad = [
+    bad: list[object] = [
         [],
         "alice",
         None,
@@ -249,7 +252,8 @@ def test_wrong_shapes_and_types(target: Target) -> None:
     with target.client() as client:
         for body in bad:
             expect(client.post("/v1/login", json=body), 400, "invalid_request")
-        for body in ({"password": PASSWORD, "name": "k", "expiry_days": d} for d in (0, 731, -1, 1e100, "365", True)):
+        days: tuple[object, ...] = (0, 731, -1, 1e100, "365", True)
+        for body in ({"password": PASSWORD, "name": "k", "expiry_days": d} for d in days):
             expect(client.post("/v1/api-keys", json=body, headers=target.alice.cookie_header()), 400, "invalid_request")
         expect(
             client.post("/v1/sessions/revoke-others", json={"confirm": "true"}, headers=target.alice.cookie_header()),
@@ -463,11 +467,11 @@ def test_absurd_headers(target: Target) -> None:
             response = client.post(
                 "/v1/sessions/revoke-others",
                 json={"confirm": True},
-                headers={**cookie, "Origin": origin.encode("utf-8")},  # type: ignore[dict-item]
+                headers={**{k.encode(): v.encode() for k, v in cookie.items()}, b"Origin": origin.encode("utf-8")},
             )
             expect(response, 403, "csrf_failed")
             response = client.post(
-                "/v1/login", json={"user": "alice", "password": PASSWORD}, headers={"Origin": origin.encode()}
+                "/v1/login", json={"user": "alice", "password": PASSWORD}, headers={b"Origin": origin.encode()}
             )
             expect(response, 403, "csrf_failed")
     garbage: list[tuple[bytes, list[bytes], bytes]] = [
@@ -497,10 +501,10 @@ def test_wrong_methods_get_405_naming_the_documented_ones(target: Target) -> Non
     with target.client(headers=target.alice.cookie_header()) as client:
         paths = client.get("/openapi.json").json()["paths"]
         for template, operations in paths.items():
-            path = template.replace("{session_id}", "1").replace("{user_id}", "1").replace("{username}", "x")
+            path = re.sub(r"\{[^/]+\}", "1", template.replace("{username}", "x"))
             documented = {method.upper() for method in operations}
             for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} - documented):
                 response = client.request(method, path)
                 expect(response, 405, "method_not_allowed")
                 allowed = {m.strip() for m in response.headers["allow"].split(",")} - {"HEAD"}
-                assert allowed == documented, (method, template, response.headers["allow"])
+                assert allowed == documented - {"HEAD"}, (method, template, response.headers["allow"])

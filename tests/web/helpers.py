@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import httpx
 import pytest
@@ -54,9 +54,21 @@ def token_in(email: dict[str, str]) -> str:
     return match.group(1)
 
 
-def sign_up(
-    client: httpx.Client, username: str, email: str | None = None, password: str = PASSWORD
-) -> dict[str, object]:
+class SessionBody(TypedDict):
+    id: int
+    expiry: str
+    long_lived: bool
+
+
+class AuthBody(TypedDict):
+    """The contract's auth result."""
+
+    user_id: int
+    username: str
+    session: SessionBody
+
+
+def sign_up(client: httpx.Client, username: str, email: str | None = None, password: str = PASSWORD) -> AuthBody:
     """Sign up and confirm through the API; the client ends up signed in. Returns the auth result."""
     email = email or f"{username}@example.com"
     response = client.post(
@@ -66,7 +78,8 @@ def sign_up(
     token = token_in(latest_email(client, email, "confirm"))
     confirmed = client.post("/v1/signup/confirm", json={"token": token})
     assert confirmed.status_code == 200, confirmed.text
-    return dict(confirmed.json())
+    body: AuthBody = confirmed.json()
+    return body
 
 
 def log_in(client: httpx.Client, user: str, password: str = PASSWORD, remember: bool = False) -> httpx.Response:
@@ -196,7 +209,7 @@ def make_account(server: LiveServer, *, superuser: bool = False, prefix: str = "
 
 @contextmanager
 def signed_in(
-    server: LiveServer, account: Account, *, remember: bool = False, **client_args: object
+    server: LiveServer, account: Account, *, remember: bool = False, **client_args: Any
 ) -> Iterator[httpx.Client]:
     """A browser-like client on the public origin, signed in as `account` (a new cookie session)."""
     with server.client(**client_args) as client:
@@ -254,6 +267,7 @@ STRICT_ENV = {
     "FRONTDESK_LOGIN_FAILURES_PER_IP": "5",
     "FRONTDESK_EMAILS_PER_ADDRESS": "2",
     "FRONTDESK_EMAILS_PER_IP": "1000000",
+    "FRONTDESK_METRICS_TOKEN": "test-metrics-token-" + "m" * 24,
 }
 CONFIGS = {"default": DEFAULT_ENV, "strict": STRICT_ENV}
 
@@ -290,7 +304,7 @@ def shared_server(
         url = contract_database(request, backend, config)
         factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
         server = start_server(url, factory.mktemp(f"server-{backend}-{config}"), extra_env=CONFIGS[config])
-        request.config.add_cleanup(server.stop)
+        request.config.add_cleanup(server.stop_now)
         _servers[key] = server
     assert server.process.poll() is None, f"the shared server died:\n{server.log()}"
     return server

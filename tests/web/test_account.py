@@ -5,13 +5,20 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from tests.live import LiveServer
+from frontdesk.models import UserSession
+from frontdesk.runtime import Frontdesk
+from frontdesk.service.accounts import create_user
+from frontdesk.service.context import RequestContext
+from tests.live import LiveServer, start_server
 from tests.waiting import wait_until
 from tests.web.helpers import (
+    PASSWORD,
     Account,
     bearer,
     create_api_key,
@@ -133,7 +140,7 @@ def test_five_sessions_in_pages_of_three(server: LiveServer) -> None:
     "params",
     [{"page_token": "garbage!"}, {"page_token": "W10"}, {"page_size": 0}, {"page_size": 101}, {"page_size": "ten"}],
 )
-def test_bad_page_token_or_size_is_invalid_request(server: LiveServer, params: dict[str, object]) -> None:
+def test_bad_page_token_or_size_is_invalid_request(server: LiveServer, params: dict[str, str | int]) -> None:
     with signed_in(server, make_account(server)) as browser:
         assert error_code(browser.get("/v1/sessions", params=params), 400) == "invalid_request"
 
@@ -294,3 +301,35 @@ def test_every_authenticated_request_counts_as_a_call(server: LiveServer) -> Non
         assert wait_until(lambda: listed()["api_calls"] == 5, 3)
         item = listed()
         assert utc_time(item["last_seen"]) > utc_time(item["created"])
+
+
+def test_api_keys_without_expiry_days_live_the_configured_default(
+    fd: Frontdesk, database_url: str, tmp_path: Path
+) -> None:
+    """FRONTDESK_API_KEY_DEFAULT_DAYS holds for the caller's own keys and an administrator's."""
+    ctx = RequestContext(ip_address="192.0.2.1", user_agent="tests")
+    fd.call(
+        create_user, email="boss@example.com", username="boss", password=PASSWORD, name="B", ctx=ctx, is_superuser=True
+    )
+    target = fd.call(create_user, email="kept@example.com", username="kept", password=PASSWORD, name="K", ctx=ctx)
+    server = start_server(database_url, tmp_path, extra_env={"FRONTDESK_API_KEY_DEFAULT_DAYS": "30"})
+    try:
+        with server.client() as boss:
+            assert log_in(boss, "boss").status_code == 200
+            own = boss.post("/v1/api-keys", json={"password": PASSWORD, "name": "default"})
+            assert own.status_code == 201, own.text
+            lifetime = utc_time(own.json()["expiry"]) - parsedate_to_datetime(own.headers["date"])
+            assert abs(lifetime - timedelta(days=30)) < SLACK
+            assert error_code(
+                boss.post("/v1/api-keys", json={"password": PASSWORD, "name": "n", "expiry_days": None}), 400
+            )
+            emailed = boss.post(f"/v1/admin/users/{target.id}/api-keys", json={})
+            assert emailed.status_code == 202, emailed.text
+    finally:
+        server.stop()
+    keys = fd.read(
+        lambda db, _: list(
+            db.scalars(select(UserSession).where(UserSession.user_id == target.id, UserSession.is_api_key))
+        )
+    )
+    assert [key.expiry - key.created for key in keys] == [timedelta(days=30)]

@@ -3,8 +3,6 @@
 answer is the same on both routes, for HEAD and for a database outage, through `frontdesk serve`."""
 
 # No `from __future__ import annotations`: FastAPI must evaluate the library endpoint's annotations.
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -16,8 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from frontdesk import FrontdeskAuth, Principal, Settings
-from frontdesk.db import make_engine
-from frontdesk.migrate import upgrade
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
@@ -29,8 +25,10 @@ from frontdesk.web.authn import (
     has_session_cookie,
     read_credential,
 )
-from tests.conftest import FAST_ARGON2, POSTGRES_URL, _admin_engine
-from tests.web.conftest import LiveServer, start_server
+from tests.databases import admin_engine, throwaway_database
+from tests.fast import fast_settings
+from tests.live import LiveServer, start_server
+from tests.waiting import wait_until
 from tests.web.helpers import (
     DEFAULT_ENV,
     PASSWORD,
@@ -187,6 +185,26 @@ def test_two_session_cookies_in_two_headers_are_refused_on_the_account_page(
         assert response.headers["cache-control"] == "no-store"
 
 
+def cleared(response: httpx.Response) -> bool:
+    """Whether the response clears the session cookie (`Max-Age=0`)."""
+    return any(
+        h.startswith('frontdesk-session=""') and "Max-Age=0" in h for h in response.headers.get_list("set-cookie")
+    )
+
+
+def test_logout_with_two_session_cookies_ends_neither_but_clears_the_cookies(
+    server: LiveServer, tokens: tuple[str, str]
+) -> None:
+    with httpx.Client(base_url=server.url, headers={"Origin": server.url}) as browser:
+        api = browser.post("/v1/logout", headers=two_cookies(*tokens))
+        assert api.status_code == 204 and cleared(api)
+        page = browser.post("/logout", headers=two_cookies(*tokens), follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login?notice=signed-out"
+        assert cleared(page)
+        for token in tokens:  # which one was this browser's can't be told: neither is ended
+            assert browser.get("/v1/verify", headers={"Cookie": f"frontdesk-session={token}"}).status_code == 200
+
+
 def test_two_session_cookies_in_two_headers_are_refused_by_the_library(
     server: LiveServer, tokens: tuple[str, str]
 ) -> None:
@@ -229,26 +247,18 @@ def without_date(headers: httpx.Headers) -> dict[str, str]:
 @pytest.fixture
 def own_postgres(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A migrated PostgreSQL database of this test's own (it will refuse connections for a while)."""
-    name = f"frontdesk_outage_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(Settings(database_url=url))
-    upgrade(engine)
-    engine.dispose()
+    url, drop = throwaway_database("postgresql", tmp_path, prefix="frontdesk_outage")
+    name = str(make_url(url).database)
     try:
         yield name, url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        set_outage(name, down=False)
+        drop()
 
 
 def set_outage(name: str, down: bool) -> None:
     """Refuse (or allow again) new connections to the database, ending the open ones."""
-    admin = _admin_engine()
+    admin = admin_engine()
     try:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {"false" if down else "true"}'))
@@ -261,19 +271,23 @@ def set_outage(name: str, down: bool) -> None:
 
 
 def wait_for(client: httpx.Client, token: str, status: int, timeout: float = 15) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = client.get("/v1/verify", headers={"Cookie": f"frontdesk-session={token}"})
-        if response.status_code == status or time.monotonic() > deadline:
-            return response
-        time.sleep(0.1)
+    """Verify until the answer has `status` (or `timeout` passes); the last answer."""
+
+    answers: list[httpx.Response] = []
+
+    def answered() -> bool:
+        answers.append(client.get("/v1/verify", headers={"Cookie": f"frontdesk-session={token}"}))
+        return answers[-1].status_code == status
+
+    wait_until(answered, timeout, interval=0.1)
+    return answers[-1]
 
 
 def test_a_database_outage_answers_503_with_retry_after_on_both_verify_routes(
     own_postgres: tuple[str, str], tmp_path: Path
 ) -> None:
     name, url = own_postgres
-    fd = Frontdesk(Settings(database_url=url, **FAST_ARGON2))  # type: ignore[arg-type]
+    fd = Frontdesk(fast_settings(url))
     fd.call(create_user, email="out@example.com", username="outage", password=PASSWORD, name="O", ctx=RequestContext())
     fd.close()
     fast = start_server(url, tmp_path, extra_env=DEFAULT_ENV)

@@ -11,6 +11,7 @@ from tests.web.helpers import (
     PASSWORD,
     bearer,
     check_auth_result,
+    cookie,
     create_api_key,
     error_code,
     latest_email,
@@ -18,6 +19,7 @@ from tests.web.helpers import (
     make_account,
     service,
     session_token,
+    set_cookies,
     sign_up,
     signed_in,
     token_in,
@@ -208,9 +210,19 @@ def test_logout_ends_the_session_and_always_answers_204(server: LiveServer) -> N
         assert api.post("/v1/logout").status_code == 204
         assert api.get("/v1/verify").status_code == 200, "logout is for cookie sessions; the API key lives on"
     with signed_in(server, account) as both:
+        token = session_token(both)
         both.headers.update(bearer(str(key["token"])))
-        refused = both.post("/v1/logout")
-        assert refused.status_code == 401 and refused.json()["error"]["code"] == "ambiguous_credentials"
+        # a cookie and a bearer: the cookie session still ends and the cookies are still cleared
+        out = both.post("/v1/logout")
+        assert out.status_code == 204
+        cleared = set_cookies(out)
+        assert {"frontdesk-session", "frontdesk-user-id"} <= set(cleared)
+        assert all(
+            cleared[name].attributes.get("max-age") == "0" for name in ("frontdesk-session", "frontdesk-user-id")
+        )
+    with server.client() as check:
+        assert check.get("/v1/verify", headers=cookie(token)).status_code == 401
+        assert check.get("/v1/verify", headers=bearer(str(key["token"]))).status_code == 200
 
 
 def test_current_session_for_anonymous_cookie_and_api_key(server: LiveServer) -> None:

@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.availability import DATABASE_OUTAGE, UNAVAILABLE, Outage
 from frontdesk.clock import Clock
 from frontdesk.db import transaction
+from frontdesk.mail.kinds import carries_secret
 from frontdesk.mail.message import Outgoing, build_message, delivered_note, failed_note
-from frontdesk.mail.render import SECRET_KINDS
 from frontdesk.mail.transports import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
@@ -103,7 +104,7 @@ class _Tick:
 
     def sent(self, email: Outgoing, *, delivers: bool) -> None:
         now = self.clock.now()
-        blank = delivered_note(now) if delivers and email.kind in SECRET_KINDS else None
+        blank = delivered_note(now) if delivers and carries_secret(email.kind) else None
         self.outcomes.append(_Outcome(email, "sent", now, blank=blank))
         log.info("mail.sent", extra={"email_id": email.id, "kind": email.kind, "attempts": email.attempts})
 
@@ -125,7 +126,7 @@ class _Tick:
         )
 
     def fail(self, email: Outgoing, reason: str) -> None:
-        blank = failed_note() if email.kind in SECRET_KINDS else None
+        blank = failed_note() if carries_secret(email.kind) else None
         self.outcomes.append(_Outcome(email, "failed", self.clock.now(), error=reason, blank=blank))
         log.error(
             "mail.failed",
@@ -224,7 +225,8 @@ class MailWorker:
     """Runs `deliver_pending` in a loop on its own thread (in the server) or the caller's (a process).
 
     Drains back-to-back while there is a backlog, else waits `poll_interval` or until `wake()`.
-    A failing database only slows it down (backoff up to 30 s); `stop()` ends it between ticks.
+    A failing database only slows it down (backoff up to 30 s) and is reported through `outage`
+    (once when it starts, a summary while it lasts, its end); `stop()` ends it between ticks.
     """
 
     def __init__(
@@ -237,8 +239,10 @@ class MailWorker:
         batch: int = DEFAULT_BATCH,
         poll_interval: timedelta = timedelta(seconds=1),
         policy: RetryPolicy | None = None,
+        outage: Outage = DATABASE_OUTAGE,
     ) -> None:
         self._args = (factory, transport, clock, settings)
+        self._outage = outage
         self._batch = batch
         self._poll = poll_interval.total_seconds()
         self._policy = policy or RetryPolicy()
@@ -260,12 +264,18 @@ class MailWorker:
         while not self._stopping.is_set():
             try:
                 report = deliver_pending(*self._args, batch=self._batch, policy=self._policy)
-            except Exception:
+            except UNAVAILABLE as exc:
+                failures += 1
+                self._outage.failed(exc, "mail worker")
+                self._pause(min(self._poll * 2 ** min(failures, 10), 30.0))
+                continue
+            except Exception:  # a bug: say where, in full
                 failures += 1
                 log.exception("mail.tick_failed", extra={"failures": failures})
                 self._pause(min(self._poll * 2 ** min(failures, 10), 30.0))
                 continue
             failures = 0
+            self._outage.recovered()
             self.totals += report
             if report.claimed < self._batch:
                 self._pause(self._poll)

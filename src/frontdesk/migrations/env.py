@@ -1,4 +1,5 @@
-"""Alembic environment: imports frontdesk.models.Base and nothing else of frontdesk's."""
+"""Alembic environment: imports frontdesk.models (Base and its column type) and nothing else of
+frontdesk's; the package root is light, so this loads SQLAlchemy, Alembic and the tables only."""
 
 from __future__ import annotations
 

@@ -90,8 +90,7 @@ def check_user_password(db: Session, deps: Deps, user: User | None, password: st
     if not deps.hasher.verify(user.hashed_password, password):
         return False
     if deps.hasher.needs_rehash(user.hashed_password):
-        user.hashed_password = deps.hasher.hash(password)
-        store.set_password_hash(db, user.id, user.hashed_password)
+        user.hashed_password = deps.hasher.hash(password)  # written once, at the flush
     return True
 
 
@@ -111,8 +110,12 @@ def check_own_password(db: Session, deps: Deps, user: User, password: str, ctx: 
 
 def set_password(db: Session, deps: Deps, user: User, new_password: str, ctx: RequestContext) -> None:
     """Store a new password, end outstanding login/reset tokens and tell the user by email."""
-    user.hashed_password = deps.hasher.hash(new_password)
-    store.set_password_hash(db, user.id, user.hashed_password)
+    set_password_hash(db, deps, user, deps.hasher.hash(new_password), ctx)
+
+
+def set_password_hash(db: Session, deps: Deps, user: User, hashed_password: str, ctx: RequestContext) -> None:
+    """`set_password` with the Argon2 hash already made (a reset waiting for its second step)."""
+    user.hashed_password = hashed_password  # written once, at the flush
     now = deps.clock.now()
     token_store.revoke_for_user(db, LoginToken, user.id, now)
     token_store.revoke_for_user(db, PasswordResetToken, user.id, now)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy.orm import Session
 
-from frontdesk.errors import Forbidden, InvalidInput, NotFound
+from frontdesk.errors import Forbidden, NotFound
 from frontdesk.service import audit, emails
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
-from frontdesk.service.sessions import IssuedSession, issue_session
+from frontdesk.service.sessions import IssuedSession, api_key_ttl, issue_session
 from frontdesk.store import users as user_store
 
 
@@ -18,7 +16,7 @@ def issue_api_key(
     db: Session,
     deps: Deps,
     user_id: int,
-    expiry_days: int,
+    expiry_days: int | None,
     ctx: RequestContext,
     *,
     actor_id: int | None,
@@ -26,17 +24,15 @@ def issue_api_key(
     email_it: bool = True,
 ) -> IssuedSession:
     """Create an API key for a user. Through the API it is emailed to the user and never returned
-    to the administrator (as Couchers does); the CLI prints it once instead."""
-    if not 1 <= expiry_days <= 730:
-        raise InvalidInput("expiry_days must be between 1 and 730.", field="expiry_days")
+    to the administrator (as Couchers does); the CLI prints it once instead. It lives `expiry_days`
+    (FRONTDESK_API_KEY_DEFAULT_DAYS when None)."""
+    ttl = api_key_ttl(deps, expiry_days)
     user = user_store.get(db, user_id)
     if user is None or user.is_deleted:
         raise NotFound("user")
     if user.is_banned:
         raise Forbidden("That user is suspended; unban them first.")
-    issued = issue_session(
-        db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=timedelta(days=expiry_days)
-    )
+    issued = issue_session(db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=ttl)
     if email_it:
         emails.send(
             db,

@@ -34,14 +34,18 @@ def describe(user_agent: str | None) -> Device:
 
 @cache
 def _geoip() -> Any:
-    from geoip2fast import GeoIP2Fast
-
+    """geoip2fast's reader, or None without it (it comes with the `frontdesk[server]` extra)."""
+    try:
+        from geoip2fast import GeoIP2Fast
+    except ImportError:
+        return None
     return GeoIP2Fast(verbose=False)
 
 
 @lru_cache(maxsize=4096)
 def locate(ip_address: str | None) -> str:
-    """Approximate location (country) from the offline GeoIP database shipped with geoip2fast."""
+    """Approximate location (country) from the offline GeoIP database shipped with geoip2fast
+    (unknown when geoip2fast is not installed)."""
     if not ip_address:
         return UNKNOWN_LOCATION
     try:
@@ -50,6 +54,9 @@ def locate(ip_address: str | None) -> str:
         return UNKNOWN_LOCATION
     if not address.is_global:
         return UNKNOWN_LOCATION
-    result = _geoip().lookup(str(address))
+    reader = _geoip()
+    if reader is None:
+        return UNKNOWN_LOCATION
+    result = reader.lookup(str(address))
     name = getattr(result, "country_name", "") or ""
     return name if name and not name.startswith("<") else UNKNOWN_LOCATION

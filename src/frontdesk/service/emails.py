@@ -7,23 +7,20 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from frontdesk.mail import enqueue_email
+from frontdesk.mail import KINDS, enqueue_email
 from frontdesk.service import ratelimit
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 
 log = logging.getLogger(__name__)
 
-# The pages behind these links ask for a button press before using the token (mail scanners open links).
-LINK_PATHS = {
-    "signup_confirm": "/signup/confirm",
-    "login_link": "/login-link/confirm",
-    "password_reset": "/reset-password",
-}
-
 
 def link(deps: Deps, kind: str, token: str) -> str:
-    return f"{deps.settings.public_url}{LINK_PATHS[kind]}?{urlencode({'token': token})}"
+    """The emailed link of `kind` (its page, from the table of email kinds) carrying `token`."""
+    path = KINDS[kind].link_path
+    if path is None:
+        raise ValueError(f"email kind {kind!r} has no link")
+    return f"{deps.settings.public_url}{path}?{urlencode({'token': token})}"
 
 
 def may_send(db: Session, deps: Deps, address_key: str, ctx: RequestContext) -> bool:

@@ -8,6 +8,7 @@ from frontdesk.errors import AccountSuspended, InvalidCredentials, RateLimited
 from frontdesk.models import LoginToken, User
 from frontdesk.service import audit, known_devices, ratelimit
 from frontdesk.service.accounts import check_user_password
+from frontdesk.service.challenges import needs_second_factor, require_second_factor
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.identity import login_key
@@ -55,7 +56,8 @@ def login_with_password(
             ratelimit.hit(db, deps, ip_bucket)
         audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
         raise InvalidCredentials()
-    assert visible is not None and account_bucket is not None
+    if visible is None or account_bucket is None:  # unreachable: a password only checks out against a real user
+        raise InvalidCredentials()
     for bucket in (name_bucket, account_bucket):  # only failures count
         ratelimit.give_back(db, deps, bucket)
     if visible.is_banned:
@@ -64,8 +66,18 @@ def login_with_password(
     return _sign_in(db, deps, visible, remember_device, ctx, via="password")
 
 
+# the factor each first-factor path proves, as sessions and second-factor challenges name it
+_FIRST_FACTOR = {"password": "password", "login_link": "email_link"}
+
+
 def _sign_in(db: Session, deps: Deps, user: User, long_lived: bool, ctx: RequestContext, *, via: str) -> AuthResult:
-    issued = issue_session(db, deps, user, ctx, long_lived=long_lived)
+    first_factor = _FIRST_FACTOR[via]
+    # A user with a second factor gets a challenge instead of a session (contract section 6).
+    if needs_second_factor(db, deps, user.id):
+        raise require_second_factor(
+            db, deps, user, ctx, purpose="login", first_factor=first_factor, remember_device=long_lived
+        )
+    issued = issue_session(db, deps, user, ctx, long_lived=long_lived, factors=(first_factor,))
     user.last_active = deps.clock.now()
     audit.record(db, deps, "login.succeeded", ctx, user_id=user.id, session_id=issued.session.id, detail=via)
     return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))

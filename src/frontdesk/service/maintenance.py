@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.db import transaction
 from frontdesk.mail import purge_outbox
 from frontdesk.models import LoginToken, PasswordResetToken, SignupToken
 from frontdesk.service.deps import Deps
@@ -43,14 +44,14 @@ def cleanup(
     """
     cutoff = deps.clock.now() - older_than
     idle = deps.settings.session_idle_ttl
-    with factory.begin() as db:
+    with transaction(factory) as db:
         low, high = session_store.id_bounds(db)
     if on_range:
         on_range(low, high)
     sessions = 0
     for first in range(low, high + 1, batch_size):
         last = min(first + batch_size - 1, high)
-        with factory.begin() as db:
+        with transaction(factory) as db:
             sessions += session_store.delete_dead_in_range(db, first, last, cutoff, idle)
         if progress:
             progress(last - first + 1)
@@ -59,10 +60,10 @@ def cleanup(
     for model in models:
         deleted = batch_size
         while deleted == batch_size:
-            with factory.begin() as db:
+            with transaction(factory) as db:
                 deleted = token_store.delete_dead(db, model, cutoff, batch_size)
             tokens += deleted
-    with factory.begin() as db:
+    with transaction(factory) as db:
         buckets = ratelimit_store.delete_before(db, deps.clock.now() - deps.settings.rate_limit_window * 2)
         emails = purge_outbox(db, now=deps.clock.now(), older_than=older_than)
     return CleanupReport(sessions, tokens, buckets, emails)

@@ -6,8 +6,10 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -19,14 +21,14 @@ from frontdesk.service.accounts import check_own_password
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe, locate
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
 from frontdesk.store import sessions as store
 from frontdesk.store import users as user_store
-from frontdesk.store.fastpath import UNAVAILABLE as DATABASE_UNAVAILABLE
-from frontdesk.store.fastpath import AsyncPrincipalLookup
+
+if TYPE_CHECKING:  # the asyncpg fast path is the server's (frontdesk[server]); see service/fastpath.py
+    from frontdesk.store.fastpath import AsyncPrincipalLookup
 
 log = logging.getLogger(__name__)
-
-__all__ = ["DATABASE_UNAVAILABLE"]  # errors meaning "the database is not answering" on the fast path
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -80,8 +82,14 @@ def issue_session(
     is_api_key: bool = False,
     name: str | None = None,
     ttl: timedelta | None = None,
+    factors: Sequence[str] = (),
+    aal: int = 1,
 ) -> IssuedSession:
-    """Create a cookie session or API key. A login always gets a new session (no fixation)."""
+    """Create a cookie session or API key. A login always gets a new session (no fixation).
+
+    `factors` are the factors just proved (`("password", "totp")`) and `aal` their assurance
+    level; an API key is always aal 1.
+    """
     now = deps.clock.now()
     token = crypto.new_api_key() if is_api_key else crypto.new_session_token()
     session = store.add(
@@ -97,6 +105,9 @@ def issue_session(
             ip_address=ctx.ip_address,
             user_agent=ctx.user_agent,
             name=name,
+            aal=1 if is_api_key else aal,
+            factors=",".join(factors),
+            authenticated_at=now,
         ),
     )
     return IssuedSession(token=token, session=session)
@@ -137,8 +148,9 @@ def _touched(deps: Deps, principal: Principal | None, now: datetime) -> Principa
     return principal
 
 
-def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: int, ctx: RequestContext) -> None:
-    """End one of the caller's own sessions (not the one in use: that is logout)."""
+def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: int, ctx: RequestContext) -> bool:
+    """End one of the caller's own sessions (not the one in use: that is logout). Returns whether
+    it was an API key."""
     if session_id == principal.session_id:
         raise CannotDeleteCurrentSession()
     now = deps.clock.now()
@@ -147,6 +159,7 @@ def revoke_session(db: Session, deps: Deps, principal: Principal, session_id: in
         raise NotFound("session")
     store.end(db, session_id, now)
     audit.record(db, deps, "session.revoked", ctx, user_id=principal.user_id, session_id=session_id)
+    return target.is_api_key
 
 
 def end_current_session(db: Session, deps: Deps, principal: Principal, ctx: RequestContext) -> None:
@@ -180,31 +193,40 @@ def revoke_all_sessions(db: Session, deps: Deps, user_id: int, ctx: RequestConte
     return count
 
 
+def api_key_ttl(deps: Deps, expiry_days: int | None) -> timedelta:
+    """An API key's lifetime: `expiry_days` (from API_KEY_MIN_DAYS to API_KEY_MAX_DAYS), or
+    FRONTDESK_API_KEY_DEFAULT_DAYS when None."""
+    days = deps.settings.api_key_default_days if expiry_days is None else expiry_days
+    if not API_KEY_MIN_DAYS <= days <= API_KEY_MAX_DAYS:
+        raise InvalidInput(
+            f"expiry_days must be between {API_KEY_MIN_DAYS} and {API_KEY_MAX_DAYS}.", field="expiry_days"
+        )
+    return timedelta(days=days)
+
+
 def create_api_key(
     db: Session,
     deps: Deps,
     principal: Principal,
     password: str,
     name: str,
-    expiry_days: int,
+    expiry_days: int | None,
     ctx: RequestContext,
 ) -> IssuedSession:
-    """A new API key for the caller, who proves it is them with their password; the owner is
-    emailed a notice (name, expiry, where from), so a key made by someone else does not go unseen."""
+    """A new API key for the caller, who proves it is them with their password; it lives
+    `expiry_days` (FRONTDESK_API_KEY_DEFAULT_DAYS when None). The owner is emailed a notice
+    (name, expiry, where from), so a key made by someone else does not go unseen."""
     if principal.is_api_key:
         raise Forbidden("API keys can't create API keys; sign in with a browser session.")
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidInput("API key names are 1 to 100 characters.", field="name")
-    if not 1 <= expiry_days <= 730:
-        raise InvalidInput("expiry_days must be between 1 and 730.", field="expiry_days")
+    ttl = api_key_ttl(deps, expiry_days)
     user = user_store.get(db, principal.user_id)
     if user is None:
         raise InvalidCredentials()
     check_own_password(db, deps, user, password, ctx, event="api_key.refused")
-    issued = issue_session(
-        db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=timedelta(days=expiry_days)
-    )
+    issued = issue_session(db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=ttl)
     device = describe(ctx.user_agent)
     emails.send(
         db,

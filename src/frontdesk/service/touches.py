@@ -17,6 +17,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.availability import DATABASE_OUTAGE, UNAVAILABLE
+from frontdesk.db import transaction
 from frontdesk.store import sessions as session_store
 from frontdesk.store.sessions import Touch
 
@@ -65,7 +67,7 @@ class TouchBuffer:
         if not touches:
             return 0
         try:
-            with factory.begin() as db:
+            with transaction(factory) as db:
                 session_store.apply_touches(db, touches)
         except Exception:
             self.restore(touches)
@@ -91,9 +93,14 @@ class TouchFlusher:
 
     def _flush_logged(self) -> None:
         try:
-            self._flush()
+            written = self._flush()
+        except UNAVAILABLE as exc:  # kept in the buffer for the next flush; the outage is logged once
+            DATABASE_OUTAGE.failed(exc, "session touches")
         except Exception:
             log.warning("touch.flush_failed", exc_info=True)
+        else:
+            if written:
+                DATABASE_OUTAGE.recovered()
 
     def stop(self) -> None:
         """Stop the thread and write what is pending (graceful shutdown loses no touch)."""

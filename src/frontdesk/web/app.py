@@ -9,16 +9,18 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from frontdesk.mail import MailWorker, start_worker
 from frontdesk.runtime import Frontdesk
 from frontdesk.settings import Settings, load_settings
-from frontdesk.web import errors, openapi, pages
-from frontdesk.web.api import account, admin, devmail, open, ops, proxy
+from frontdesk.web import apidocs, errors, openapi, pages
+from frontdesk.web.api import account, admin, devmail, factors, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
+from frontdesk.web.deps import Access, access, access_of
 from frontdesk.web.fastverify import VerifyFastPath
-from frontdesk.web.middleware import BodyLimitMiddleware, CsrfMiddleware, MetricsMiddleware
+from frontdesk.web.middleware import BodyLimitMiddleware, CsrfMiddleware, MetricsMiddleware, NoSniffMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def create_app(
         version=version("frontdesk"),
         summary="Authentication and sessions for web apps.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by `apidocs` from packaged files, when FRONTDESK_API_DOCS is on
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -62,14 +64,25 @@ def create_app(
     app.state.request_info = RequestInfo(settings)
     errors.install(app)
     openapi.install(app)
-    for module in (open, account, admin, proxy, ops, devmail):
+    for module in (open, factors, account, admin, proxy, ops, devmail):
         app.include_router(module.router)
     pages.install(app)  # hosted pages and their stylesheet
-    app.add_middleware(CsrfMiddleware, allowed_origins=(settings.public_url, *settings.allowed_origins))
+    if settings.api_docs_enabled:
+        apidocs.install(app)
+    _declare_framework_routes(app)
+    app.add_middleware(CsrfMiddleware, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(NoSniffMiddleware)
     app.add_middleware(MetricsMiddleware)
-    app.state.verify_fast_path = fd.verify_lookup is not None
     return app
+
+
+def _declare_framework_routes(app: FastAPI) -> None:
+    """FastAPI's own routes (the OpenAPI document and its viewer) are operations, like /metrics."""
+    for route in app.routes:
+        endpoint = getattr(route, "endpoint", None)
+        if endpoint is not None and access_of(endpoint) is None and not isinstance(route, APIRoute):
+            access(Access.OPS)(endpoint)
 
 
 def create_server_app(settings: Settings | None = None) -> ASGIApp:

@@ -11,18 +11,16 @@ async driver, or PostgreSQL with `FRONTDESK_VERIFY_CONNECTIONS=0`.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from frontdesk.availability import DATABASE_OUTAGE
 from frontdesk.metrics import LATENCY, REQUESTS
 from frontdesk.runtime import Frontdesk
-from frontdesk.service.sessions import DATABASE_UNAVAILABLE
+from frontdesk.service.fastpath import DATABASE_UNAVAILABLE
 from frontdesk.web.authn import Caller, identify_fast
 from frontdesk.web.verdict import UNAVAILABLE, DatabaseUnavailable, verify_answer
-
-log = logging.getLogger(__name__)
 
 VERIFY_PATH = "/v1/verify"
 METHODS = ("GET", "HEAD")
@@ -55,7 +53,7 @@ class VerifyFastPath:
         try:
             verdict = await identify_fast(self.fd, scope["headers"])
         except DATABASE_UNAVAILABLE as exc:
-            log.warning("database.unavailable", extra={"type": type(exc).__name__})
+            DATABASE_OUTAGE.failed(exc, "/v1/verify")
             verdict = UNAVAILABLE
         answer = verify_answer(verdict)
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})

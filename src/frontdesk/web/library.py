@@ -107,14 +107,15 @@ class FrontdeskAuth:
         """
 
         async def refused(_: Request, exc: Exception) -> JSONResponse:
-            assert isinstance(exc, AuthError)
+            if not isinstance(exc, AuthError):  # registered for AuthError only
+                raise exc
             body = {"error": {"code": exc.code.value, "message": exc.detail}}
             return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
         app.add_exception_handler(AuthError, refused)
         if csrf:
-            origins = (self.settings.public_url, *self.settings.allowed_origins)
-            app.add_middleware(CsrfMiddleware, allowed_origins=origins)
+            settings = self.settings
+            app.add_middleware(CsrfMiddleware, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
 
     def start(self) -> None:
         """Start writing session uses (`last_seen`, `api_calls`) in the background."""

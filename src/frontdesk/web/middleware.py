@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: body limits, the CSRF origin check, and request metrics.
+"""Pure ASGI middleware: body limits, the CSRF origin check, `nosniff`, and request metrics.
 
 Pure ASGI (no BaseHTTPMiddleware) keeps the per-request cost small on the hot path.
 """
@@ -6,28 +6,37 @@ Pure ASGI (no BaseHTTPMiddleware) keeps the per-request cost small on the hot pa
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS
+from frontdesk.origins import origin_of
 from frontdesk.web.authn import has_session_cookie
+from frontdesk.web.errors import ErrorCode
 
 MAX_BODY_BYTES = 64 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+log = logging.getLogger(__name__)
 
 
-async def send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+async def send_error(send: Send, status: int, code: ErrorCode, message: str) -> None:
+    body = json.dumps({"error": {"code": code.value, "message": message}}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                NOSNIFF,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -50,11 +59,13 @@ class BodyLimitMiddleware:
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit() or len(length) > 12:
-                await send_error(send, 400, "invalid_request", "Content-Length is not valid.")
+                await send_error(send, 400, ErrorCode.INVALID_REQUEST, "Content-Length is not valid.")
                 return
             if int(length) > self.limit:
                 await self._drain(receive)
-                await send_error(send, 413, "payload_too_large", f"Request bodies are limited to {self.limit} bytes.")
+                await send_error(
+                    send, 413, ErrorCode.PAYLOAD_TOO_LARGE, f"Request bodies are limited to {self.limit} bytes."
+                )
                 return
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
@@ -68,14 +79,16 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await send_error(send, 413, "payload_too_large", f"Request bodies are limited to {self.limit} bytes.")
+                await send_error(
+                    send, 413, ErrorCode.PAYLOAD_TOO_LARGE, f"Request bodies are limited to {self.limit} bytes."
+                )
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         if body and _is_json(headers.get("content-type", "")) and not _is_utf8(body):
-            await send_error(send, 400, "invalid_request", "JSON bodies must be UTF-8.")
+            await send_error(send, 400, ErrorCode.INVALID_REQUEST, "JSON bodies must be UTF-8.")
             return
         replayed = False
 
@@ -112,49 +125,97 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
-def _origin_of(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.netloc:
-        return None
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
-    # browsers leave a default port out of Origin; a configured URL may spell it out
-    default = DEFAULT_PORTS.get(parts.scheme.lower())
-    return origin.removesuffix(default) if default else origin
-
-
 class CsrfMiddleware:
     """Contract section 4: an unsafe request with the session cookie must come from an allowed
     origin (Origin, else Referer, or `Sec-Fetch-Site: same-origin`); a foreign Origin is refused
-    even without a cookie (login CSRF). Requests that carry only a bearer token are exempt."""
+    even without a cookie (login CSRF). Requests that carry only a bearer token are exempt.
 
-    def __init__(self, app: ASGIApp, allowed_origins: Iterable[str]) -> None:
+    The refusal names the public URL's origin, and the first refusal and the first unsafe request
+    whose Host is not the public URL's are logged (once each per process): a public URL that
+    disagrees with where the server is reached is the usual cause.
+    """
+
+    def __init__(self, app: ASGIApp, public_url: str, allowed_origins: Iterable[str] = ()) -> None:
         self.app = app
-        self.allowed = {o for o in (_origin_of(x) for x in allowed_origins) if o}
+        self.public_url = public_url
+        self.public_origin = origin_of(public_url) or public_url
+        self.allowed = {o for o in (origin_of(x) for x in (public_url, *allowed_origins)) if o}
+        self.message = (
+            f"This request did not come from an allowed origin: frontdesk expects Origin {self.public_origin} "
+            "(FRONTDESK_PUBLIC_URL) or one of FRONTDESK_ALLOWED_ORIGINS."
+        )
+        self._host_checked = False
+        self._refusal_logged = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS and not self._passes(scope):
-            await send_error(send, 403, "csrf_failed", "This request did not come from an allowed origin.")
-            return
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
+            headers = Headers(scope=scope)
+            if not self._host_checked:
+                self._check_host(headers)
+            if not self._passes(scope, headers):
+                if not self._refusal_logged:
+                    self._refusal_logged = True
+                    log.warning(
+                        "csrf.refused: Origin %r (Host %r) is neither FRONTDESK_PUBLIC_URL's origin %s nor an "
+                        "allowed origin; further refusals are not logged",
+                        (headers.get("origin") or headers.get("referer") or "")[:200],
+                        (headers.get("host") or "")[:200],
+                        self.public_origin,
+                    )
+                await send_error(send, 403, ErrorCode.CSRF_FAILED, self.message)
+                return
         await self.app(scope, receive, send)
 
-    def _passes(self, scope: Scope) -> bool:
+    def _check_host(self, headers: Headers) -> None:
+        host = headers.get("host")
+        if host is None:
+            return
+        self._host_checked = True
+        scheme = self.public_origin.partition("://")[0]
+        if origin_of(f"{scheme}://{host}") != self.public_origin:
+            log.warning(
+                "public_url.mismatch: requests arrive for Host %r but FRONTDESK_PUBLIC_URL is %s: email links and "
+                "the CSRF check use the public URL",
+                host[:200],
+                self.public_url,
+            )
+
+    def _passes(self, scope: Scope, headers: Headers) -> bool:
         # read as the authenticator reads it: every Cookie header, parsed (not a substring test)
         has_cookie = has_session_cookie(scope["headers"])
-        headers = Headers(scope=scope)
         if "authorization" in headers and not has_cookie:
             return True
         origin_header = headers.get("origin")
         if origin_header is not None:
-            return _origin_of(origin_header) in self.allowed
+            return origin_of(origin_header) in self.allowed
         referer = headers.get("referer")
-        if referer is not None and _origin_of(referer) is not None:
-            return _origin_of(referer) in self.allowed
+        if referer is not None and origin_of(referer) is not None:
+            return origin_of(referer) in self.allowed
         if not has_cookie:
             return True
         return headers.get("sec-fetch-site") == "same-origin"
+
+
+class NoSniffMiddleware:
+    """`X-Content-Type-Options: nosniff` on every response that does not set it itself, so no
+    browser reads a JSON answer as a page or a script."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
+                    message["headers"] = [*headers, NOSNIFF]
+            await send(message)
+
+        await self.app(scope, receive, add_header)
 
 
 class MetricsMiddleware:

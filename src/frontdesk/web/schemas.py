@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from frontdesk.crypto import MAX_TOKEN_LENGTH
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
 
 
 def _no_nul(value: str) -> str:
@@ -24,7 +27,7 @@ Password = Annotated[str, Field(max_length=4096), AfterValidator(_no_nul)]
 # characters, before any hashing, and the 64 KiB body limit bounds the size.
 NewPassword = Annotated[str, AfterValidator(_no_nul)]
 Login = Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
-Token = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_no_nul)]
+Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH), AfterValidator(_no_nul)]
 Timestamp = Annotated[
     datetime,
     PlainSerializer(_rfc3339, return_type=str),
@@ -81,14 +84,39 @@ class ChangePasswordRequest(Strict):
     keep_api_keys: bool = Field(default=False, description="Keep the account's API keys (by default they end too).")
 
 
+def _given(value: object) -> object:
+    if value is None:
+        raise ValueError("must be a whole number of days, or left out")
+    return value
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # the default is a setting, not a value of the schema
+
+
+# Left out, it is None and the key lives FRONTDESK_API_KEY_DEFAULT_DAYS; an explicit null is refused.
+ExpiryDays = Annotated[
+    Annotated[int, Field(ge=API_KEY_MIN_DAYS, le=API_KEY_MAX_DAYS)] | None,
+    BeforeValidator(_given),
+    WithJsonSchema(
+        {
+            "type": "integer",
+            "minimum": API_KEY_MIN_DAYS,
+            "maximum": API_KEY_MAX_DAYS,
+            "description": "Days until the key expires; FRONTDESK_API_KEY_DEFAULT_DAYS when left out.",
+        }
+    ),
+]
+
+
 class ApiKeyRequest(Strict):
     password: Password
     name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
-    expiry_days: Annotated[int, Field(ge=1, le=730)] = 365
+    expiry_days: ExpiryDays = Field(default=None, json_schema_extra=_no_default)
 
 
 class AdminApiKeyRequest(Strict):
-    expiry_days: Annotated[int, Field(ge=1, le=730)] = 365
+    expiry_days: ExpiryDays = Field(default=None, json_schema_extra=_no_default)
 
 
 # --- responses ----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 
 from frontdesk.settings import Settings
@@ -29,7 +31,8 @@ def test_the_key_comes_from_the_secret() -> None:
     assert "s" * 32 not in repr(one)
 
 
-def test_without_a_secret_tokens_still_agree_across_processes() -> None:
-    """Development without FRONTDESK_SECRET: the key is empty, so every worker accepts the same token."""
-    first, second = CsrfTokens(Settings()), CsrfTokens(Settings())
+def test_without_a_secret_tokens_still_agree_across_processes(tmp_path: Path) -> None:
+    """Development without FRONTDESK_SECRET: every worker reads the same kept secret (never an empty key)."""
+    url = f"sqlite:///{tmp_path / 'frontdesk.db'}"
+    first, second = CsrfTokens(Settings(database_url=url)), CsrfTokens(Settings(database_url=url))
     assert second.check(BROWSER, "/login", first.token(BROWSER, "/login"))

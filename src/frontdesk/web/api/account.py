@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from frontdesk.errors import MustConfirm, NotFound
+from frontdesk.errors import MustConfirm
 from frontdesk.service import accounts, sessions
+from frontdesk.web.cookies import no_store
 from frontdesk.web.deps import FD, Access, Caller, Ctx, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
+from frontdesk.web.ids import SessionId
 from frontdesk.web.schemas import (
     ApiKeyRequest,
     ApiKeyResponse,
@@ -47,10 +49,8 @@ def list_sessions(
     responses=responses(*AUTH, C.NOT_FOUND, C.CANNOT_DELETE_CURRENT_SESSION, C.CSRF_FAILED),
 )
 @access(Access.USER)
-def delete_session(session_id: int, caller: Caller, fd: FD, ctx: Ctx) -> Response:
+def delete_session(caller: Caller, session_id: SessionId, fd: FD, ctx: Ctx) -> Response:
     """End one of your other sessions or API keys; it stops working at once."""
-    if not 0 < session_id < 2**63:
-        raise NotFound("session")
     fd.call(sessions.revoke_session, caller, session_id, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -90,7 +90,8 @@ def change_password(body: ChangePasswordRequest, caller: Caller, fd: FD, ctx: Ct
     responses=responses(*AUTH, C.INVALID_CREDENTIALS, C.FORBIDDEN, C.CSRF_FAILED),
 )
 @access(Access.USER)
-def create_api_key(body: ApiKeyRequest, caller: Caller, fd: FD, ctx: Ctx) -> ApiKeyResponse:
+def create_api_key(body: ApiKeyRequest, caller: Caller, fd: FD, ctx: Ctx, response: Response) -> ApiKeyResponse:
     """A new API key (`Authorization: Bearer fdk_…`). The token is shown only in this response."""
     issued = fd.call(sessions.create_api_key, caller, body.password, body.name, body.expiry_days, ctx)
+    no_store(response)
     return ApiKeyResponse(id=issued.session.id, token=issued.token, expiry=issued.session.expiry)

@@ -7,9 +7,10 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from frontdesk.service import login as login_service
 from frontdesk.service import reset, signup
 from frontdesk.service.sessions import end_current_session
-from frontdesk.web.api.results import signed_in
+from frontdesk.web.api.factors import MFA_REQUIRED
+from frontdesk.web.api.results import auth_response_with_cookies
 from frontdesk.web.authn import Refused, identify
-from frontdesk.web.cookies import clear_login_cookies
+from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
 from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
@@ -53,7 +54,7 @@ def request_signup(body: SignupRequest, fd: FD, ctx: Ctx) -> StatusResponse:
 @access(Access.OPEN)
 def confirm_signup(body: TokenRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
     """Use the emailed link: the user now exists and is signed in with a short-lived session."""
-    return signed_in(response, fd.call(signup.confirm_signup, body.token, ctx), fd.settings)
+    return auth_response_with_cookies(response, fd.call(signup.confirm_signup, body.token, ctx), fd.settings)
 
 
 @router.get("/usernames/{username}", response_model=UsernameResponse, responses=responses())
@@ -66,16 +67,18 @@ def username_status(username: str, fd: FD) -> UsernameResponse:
 @router.post(
     "/login",
     response_model=AuthResponse,
-    responses=responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.RATE_LIMITED, C.CSRF_FAILED),
+    responses={**responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.RATE_LIMITED, C.CSRF_FAILED), **MFA_REQUIRED},
 )
 @access(Access.OPEN)
-def login(body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
-    """Sign in with a username or email and a password."""
+def login(request: Request, body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+    """Sign in with a username or email and a password (a session this browser already had for the
+    same user is replaced, not kept alongside)."""
     result = counted(
         "password",
         lambda: fd.call(login_service.login_with_password, body.user, body.password, body.remember_device, ctx),
     )
-    return signed_in(response, result, fd.settings)
+    end_replaced_session(fd, request.scope["headers"], result, ctx)
+    return auth_response_with_cookies(response, result, fd.settings)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(C.CSRF_FAILED))
@@ -129,13 +132,18 @@ def request_login_link(body: UserRequest, fd: FD, ctx: Ctx, tasks: BackgroundTas
     return StatusResponse(status="accepted")
 
 
-@router.post("/login-link/confirm", response_model=AuthResponse, responses=responses(C.INVALID_TOKEN))
+@router.post(
+    "/login-link/confirm", response_model=AuthResponse, responses={**responses(C.INVALID_TOKEN), **MFA_REQUIRED}
+)
 @access(Access.OPEN)
-def confirm_login_link(body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+def confirm_login_link(
+    request: Request, body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response
+) -> AuthResponse:
     result = counted(
         "login_link", lambda: fd.call(login_service.consume_login_link, body.token, body.remember_device, ctx)
     )
-    return signed_in(response, result, fd.settings)
+    end_replaced_session(fd, request.scope["headers"], result, ctx)
+    return auth_response_with_cookies(response, result, fd.settings)
 
 
 @router.post(
@@ -155,7 +163,7 @@ def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx, tasks: Backgroun
 @router.post(
     "/password-reset/confirm",
     response_model=AuthResponse,
-    responses=responses(C.INVALID_TOKEN, *PASSWORD_ERRORS),
+    responses={**responses(C.INVALID_TOKEN, *PASSWORD_ERRORS), **MFA_REQUIRED},
 )
 @access(Access.OPEN)
 def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
@@ -164,4 +172,4 @@ def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, 
     result = fd.call(
         reset.complete_password_reset, body.token, body.new_password, ctx, keep_api_keys=body.keep_api_keys
     )
-    return signed_in(response, result, fd.settings)
+    return auth_response_with_cookies(response, result, fd.settings)

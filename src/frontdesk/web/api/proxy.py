@@ -7,23 +7,20 @@ route describes it in the OpenAPI document and answers it on SQLite. Both write 
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request, Response
 
+from frontdesk.availability import DATABASE_OUTAGE
 from frontdesk.web.authn import Caller, identify
 from frontdesk.web.deps import FD, Access, access
 from frontdesk.web.errors import DATABASE_ERRORS, responses
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.verdict import UNAVAILABLE, DatabaseUnavailable, verify_answer
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["proxy"])
 
 
-@router.api_route(
+@router.get(
     "/verify",
-    methods=["GET", "HEAD"],
     response_class=Response,
     responses={
         200: {
@@ -41,9 +38,13 @@ def verify(request: Request, fd: FD) -> Response:
     try:
         verdict = identify(fd, request.scope["headers"])
     except DATABASE_ERRORS as exc:
-        log.warning("database.unavailable", extra={"type": type(exc).__name__})
+        DATABASE_OUTAGE.failed(exc, "/v1/verify")
         verdict = UNAVAILABLE
     answer = verify_answer(verdict)
     response = Response(status_code=answer.status, content=answer.body)
     response.raw_headers = list(answer.headers)
     return response
+
+
+# HEAD answers as GET (as on the fast path); the document describes GET only
+router.add_api_route("/verify", verify, methods=["HEAD"], response_class=Response, include_in_schema=False)

@@ -8,10 +8,20 @@ the Origin check every unsafe request passes.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from frontdesk.errors import NotFound
+from frontdesk.web.errors import for_error, for_http_error
 from frontdesk.web.pages import account, assets, password, signin, signup
 from frontdesk.web.pages.page import Page, PageRefused, SignInFirst, Site
+
+NOT_FOUND = "There is no page at this address. Check it for a typing mistake, or start again from your account."
+
+
+def wants_html(request: Request) -> bool:
+    """A browser navigating (it asks for HTML), as opposed to an API client (JSON, or anything)."""
+    return "text/html" in request.headers.get("accept", "")
 
 
 def install(app: FastAPI) -> None:
@@ -30,5 +40,17 @@ def install(app: FastAPI) -> None:
             raise exc
         return Page(request, site).render("error.html", status=exc.status, title=exc.title, message=exc.message)
 
+    async def not_found(request: Request, exc: Exception) -> Response:
+        """A mistyped address: an HTML page for a browser, the contract's JSON for API clients."""
+        if wants_html(request):
+            return Page(request, site).render("error.html", status=404, title="Page not found", message=NOT_FOUND)
+        if isinstance(exc, NotFound):
+            return for_error(exc)
+        if isinstance(exc, HTTPException):
+            return for_http_error(exc)
+        raise exc
+
     app.add_exception_handler(SignInFirst, sign_in_first)
     app.add_exception_handler(PageRefused, refused)
+    app.add_exception_handler(404, not_found)
+    app.add_exception_handler(NotFound, not_found)

@@ -1,4 +1,5 @@
-"""/account: where you are signed in, your API keys, your password."""
+"""/account: where you are signed in, your API keys, your password (signed-in users only: every
+route takes `SignedIn`, which sends anyone else to /login)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from starlette.responses import Response
 from frontdesk.errors import FrontdeskError, InvalidCredentials, NotFound
 from frontdesk.service import accounts, sessions
 from frontdesk.service.context import Principal
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
 from frontdesk.web.deps import Access, access
+from frontdesk.web.ids import SessionId
 from frontdesk.web.pages.forms import Form, Posted
-from frontdesk.web.pages.page import P
+from frontdesk.web.pages.page import P, SignedIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,6 +24,7 @@ NOTICES = {
     "password-reset": "Your password is changed. Every other browser, and any API key you did not keep, is out.",
     "password-changed": "Your password is changed. Every other browser, and any API key you did not keep, is out.",
     "session-revoked": "That session is signed out.",
+    "key-revoked": "That API key is revoked: it no longer works.",
     "others-revoked": "Every other browser is signed out.",
     "already-ended": "That session had already ended.",
 }
@@ -56,36 +60,27 @@ def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = No
 
 @router.get("/account")
 @access(Access.USER)
-def account_page(p: P, notice: str | None = None) -> Response:
-    caller = p.caller
-    if caller is None:
-        return p.to_login()
+def account_page(p: P, caller: SignedIn, notice: str | None = None) -> Response:
     return _show(p, caller, notice=NOTICES.get(notice or ""))
 
 
-@router.post("/account/sessions/{session_id}/revoke")
+@router.post("/account/sessions/{session_id:int}/revoke")
 @access(Access.USER)
-def revoke_session(p: P, posted: Posted, session_id: int) -> Response:
-    caller = p.caller
-    if caller is None:
-        return p.to_login()
+def revoke_session(p: P, caller: SignedIn, session_id: SessionId, posted: Posted) -> Response:
     if not p.csrf_ok(posted):
         return _show(p, caller, status=403, banner=Form().expired())
     try:
-        p.fd.call(sessions.revoke_session, caller, session_id, p.ctx)
+        was_api_key = p.fd.call(sessions.revoke_session, caller, session_id, p.ctx)
     except NotFound:
         return p.redirect("/account?notice=already-ended")
     except FrontdeskError as exc:
         return _show(p, caller, status=400, banner=Form().error(exc))
-    return p.redirect("/account?notice=session-revoked")
+    return p.redirect("/account?notice=" + ("key-revoked" if was_api_key else "session-revoked"))
 
 
 @router.post("/account/sessions/revoke-others")
 @access(Access.USER)
-def revoke_others(p: P, posted: Posted) -> Response:
-    caller = p.caller
-    if caller is None:
-        return p.to_login()
+def revoke_others(p: P, caller: SignedIn, posted: Posted) -> Response:
     if not p.csrf_ok(posted):
         return _show(p, caller, status=403, banner=Form().expired())
     p.fd.call(sessions.revoke_other_sessions, caller, p.ctx)
@@ -94,10 +89,7 @@ def revoke_others(p: P, posted: Posted) -> Response:
 
 @router.post("/account/password")
 @access(Access.USER)
-def change_password(p: P, posted: Posted) -> Response:
-    caller = p.caller
-    if caller is None:
-        return p.to_login()
+def change_password(p: P, caller: SignedIn, posted: Posted) -> Response:
     form = Form.from_posted(posted, keep=("keep_api_keys",))
     if not p.csrf_ok(posted):
         return _show(p, caller, status=403, password_form=form.expired())
@@ -118,10 +110,7 @@ def change_password(p: P, posted: Posted) -> Response:
 
 @router.post("/account/api-keys")
 @access(Access.USER)
-def create_api_key(p: P, posted: Posted) -> Response:
-    caller = p.caller
-    if caller is None:
-        return p.to_login()
+def create_api_key(p: P, caller: SignedIn, posted: Posted) -> Response:
     form = Form.from_posted(posted, keep=("name", "expiry_days"))
     if not p.csrf_ok(posted):
         return _show(p, caller, status=403, key_form=form.expired())
@@ -129,8 +118,8 @@ def create_api_key(p: P, posted: Posted) -> Response:
     days_text = form.need(posted, "expiry_days", "Enter how many days the key should work.").strip()
     password = form.need(posted, "password", "Enter your password to confirm it's you.")
     days = int(days_text) if days_text.isdigit() and len(days_text) < 5 else 0
-    if days_text and not 1 <= days <= 730:
-        form.fail("Enter a whole number of days from 1 to 730.", 400, "expiry_days")
+    if days_text and not API_KEY_MIN_DAYS <= days <= API_KEY_MAX_DAYS:
+        form.fail(f"Enter a whole number of days from {API_KEY_MIN_DAYS} to {API_KEY_MAX_DAYS}.", 400, "expiry_days")
     if not form.invalid:
         try:
             issued = p.fd.call(sessions.create_api_key, caller, password, name, days, p.ctx)

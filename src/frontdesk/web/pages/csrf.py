@@ -4,10 +4,9 @@ Each browser gets a random `frontdesk-csrf` cookie (HttpOnly, SameSite=Lax). A f
 HMAC-SHA256 over that cookie and the path the form posts to, keyed with a key derived from
 `FRONTDESK_SECRET`; so a token works only in the browser it was given to and only for its form.
 
-Without a secret (development only: production requires one) the key is empty, which makes the
-token a plain double-submit value: a page on another site still can't read the cookie, so it
-can't forge a form, but someone able to write cookies for the domain could. An empty key rather
-than a per-process random one keeps forms working across `--workers` and restarts.
+The key is never empty: production requires a secret, and development without one uses the
+random secret kept next to the database (`frontdesk.devsecret`), which every worker and restart
+shares, so forms keep working across `--workers` and restarts.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from frontdesk.errors import ConfigurationError
 from frontdesk.settings import Settings
 
 CSRF_COOKIE = "frontdesk-csrf"
@@ -30,8 +30,8 @@ _PURPOSE = b"frontdesk/pages/csrf/v1"
 
 
 def _key(secret: SecretStr | None) -> bytes:
-    if secret is None:
-        return b""
+    if secret is None or not secret.get_secret_value():
+        raise ConfigurationError("form tokens need FRONTDESK_SECRET")
     return hmac.new(secret.get_secret_value().encode(), _PURPOSE, hashlib.sha256).digest()
 
 

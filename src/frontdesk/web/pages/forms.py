@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 
 from frontdesk import errors as e
+from frontdesk.web.errors import headers_for, status_for
 
 MAX_FIELDS = 20
 MAX_VALUE = 4096
@@ -85,24 +86,17 @@ class Form:
         return self.fail("This form had expired, so nothing was changed. Please try again.", 403)
 
     def error(self, exc: e.FrontdeskError, fields: dict[str, str] | None = None) -> Form:
-        """Show a service error: next to its field when it has one (renamed through `fields`)."""
-        if isinstance(exc, e.Overloaded):
-            self.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after.total_seconds())))
-            return self.fail(str(exc), 503)
+        """Show a service error: next to its field when it has one (renamed through `fields`), with
+        the status and headers (`Retry-After`) the API would answer (`web/errors.py` decides)."""
+        self.headers.update(headers_for(exc))
         if isinstance(exc, e.RateLimited):
-            self.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after.total_seconds())))
-            return self.fail(rate_limit_message(exc), 429)
+            return self.fail(rate_limit_message(exc), status_for(exc))
         name = getattr(exc, "field", None)
         if isinstance(exc, e.UsernameTaken):
             name = "username"
         if name is not None and fields is not None:
             name = fields.get(name, name)
-        status = 409 if isinstance(exc, e.UsernameTaken) else 400
-        if isinstance(exc, e.InvalidCredentials):
-            status = 401
-        elif isinstance(exc, (e.AccountSuspended, e.Forbidden)):
-            status = 403
-        return self.fail(str(exc), status, name)
+        return self.fail(str(exc), status_for(exc), name)
 
 
 def rate_limit_message(exc: e.RateLimited) -> str:

@@ -7,7 +7,7 @@ takes `SignedIn` is for signed-in users only, and anyone else is sent to `/login
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
 from typing import Annotated, Any
@@ -17,9 +17,11 @@ from fastapi import Depends, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from frontdesk.mail import human_duration
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal, RequestContext
-from frontdesk.settings import Settings
+from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, Settings
+from frontdesk.theme import Theme
 from frontdesk.web.authn import Refused, has_session_cookie, identify
 from frontdesk.web.cookies import clear_login_cookies
 from frontdesk.web.credentials import RequestInfo
@@ -27,7 +29,6 @@ from frontdesk.web.errors import AmbiguousCredentials, status_for
 from frontdesk.web.pages.csrf import CSRF_FIELD, CsrfTokens
 from frontdesk.web.pages.forms import Form
 from frontdesk.web.pages.nextpath import trusted_origins
-from frontdesk.web.pages.theme import Theme
 
 STYLESHEET = "frontdesk.css"
 
@@ -40,16 +41,6 @@ def _asset_version(name: str) -> str:
 def _when(value: datetime) -> str:
     value = value.astimezone(UTC)
     return f"{value.day} {value:%b %Y, %H:%M} UTC"
-
-
-def _duration(value: timedelta) -> str:
-    """`10 minutes`, `2 hours`, `2 days`: the largest unit that divides the duration."""
-    seconds = int(value.total_seconds())
-    for unit, size in (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"
 
 
 def _ago(value: datetime, now: datetime) -> str:
@@ -79,7 +70,8 @@ class Site:
             lstrip_blocks=True,
         )
         self.env.filters["when"] = _when
-        self.env.filters["duration"] = _duration
+        self.env.filters["duration"] = human_duration
+        self.env.globals.update(api_key_min_days=API_KEY_MIN_DAYS, api_key_max_days=API_KEY_MAX_DAYS)
         self.env.filters["iso"] = lambda v: v.astimezone(UTC).isoformat().replace("+00:00", "Z")
         theme_css = self.theme.css().encode()
         self.theme_version = hashlib.sha256(theme_css).hexdigest()[:12]

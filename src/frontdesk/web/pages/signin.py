@@ -7,17 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import end_current_session
-from frontdesk.web.cookies import clear_login_cookies, set_login_cookies
+from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, set_login_cookies
 from frontdesk.web.deps import Access, access
 from frontdesk.web.outcomes import counted
-from frontdesk.web.pages.emailed import landing, request_link
+from frontdesk.web.pages.emailed import failed_use, landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
-from frontdesk.web.pages.page import P
+from frontdesk.web.pages.page import SIGNED_OUT, P, PageRefused
 
 router = APIRouter(include_in_schema=False)
 Next = Annotated[str | None, Query(alias="next")]
@@ -26,9 +27,16 @@ NOTICES = {
     "signed-out": "You are signed out.",
     "session-ended": "Your session has ended. Please sign in again.",
 }
+# `?reason=`: why a page sent the browser here (see `Page.to_login`)
+REASONS = {
+    SIGNED_OUT: "You were signed out on this device (from another device, by a password change, or because "
+    "the session expired). Please sign in again.",
+}
 
 
-def signed_in(p: P, result: AuthResult, target: str) -> Response:
+def redirect_signed_in(p: P, result: AuthResult, target: str) -> Response:
+    """Set the new session's cookies (ending a session of the same user this browser still had)."""
+    end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
     response = p.redirect(target)
     set_login_cookies(response, result, p.settings)
     return response
@@ -39,11 +47,11 @@ def signed_in(p: P, result: AuthResult, target: str) -> Response:
 
 @router.get("/login")
 @access(Access.OPEN)
-def login_page(p: P, next_: Next = None, notice: str | None = None) -> Response:
+def login_page(p: P, next_: Next = None, notice: str | None = None, reason: str | None = None) -> Response:
     target = safe_next(next_, p.settings)
     if p.caller is not None:
         return p.redirect(target)
-    return p.show("login.html", Form(), next=target, notice=NOTICES.get(notice or ""))
+    return p.show("login.html", Form(), next=target, notice=NOTICES.get(notice or "") or REASONS.get(reason or ""))
 
 
 @router.post("/login")
@@ -64,7 +72,7 @@ def login_submit(p: P, posted: Posted) -> Response:
         except FrontdeskError as exc:
             form.error(exc).focus = "password"  # the usual fix is retyping it
         else:
-            return signed_in(p, result, target)
+            return redirect_signed_in(p, result, target)
     return p.show("login.html", form, next=target, notice=None)
 
 
@@ -82,7 +90,10 @@ def logout_page(p: P) -> Response:
 @router.post("/logout")
 @access(Access.OPEN)
 def logout_submit(p: P, posted: Posted) -> Response:
-    caller = p.caller
+    try:
+        caller = p.caller
+    except PageRefused:  # two session cookies: end neither, but still clear this site's
+        caller = None
     if caller is None:
         response = p.redirect("/login?notice=signed-out")
         clear_login_cookies(response, p.settings)
@@ -110,14 +121,14 @@ def login_link_submit(p: P, posted: Posted) -> Response:
     def send(user: str) -> None:
         p.fd.call(login_service.request_login_link, user, p.ctx)
 
-    return request_link(p, posted, "login_link.html", send, kind="login_link", ttl=p.settings.login_token_ttl)
+    return request_link(p, posted, "login_link.html", send, kind="login_link")
 
 
 @router.get("/login-link/confirm")
 @access(Access.OPEN)
 def login_link_confirm_page(p: P, token: str = "") -> Response:
     """Show a button: opening the link alone (as mail scanners do) never uses the token."""
-    return landing(p, "login_link_confirm.html", token)
+    return landing(p, "login_link_confirm.html", token, "login_link")
 
 
 @router.post("/login-link/confirm")
@@ -126,10 +137,10 @@ def login_link_confirm_submit(p: P, posted: Posted) -> Response:
     form = Form.from_posted(posted, keep=("token", "remember_device"))
     if not p.csrf_ok(posted):
         return p.show("login_link_confirm.html", form.expired())
-    token = posted.get("token", "")[:512]
+    token = posted.get("token", "")[:MAX_TOKEN_LENGTH]
     remember = posted.get("remember_device") == "1"
     try:
         result = counted("login_link", lambda: p.fd.call(login_service.consume_login_link, token, remember, p.ctx))
     except FrontdeskError as exc:
-        return p.show("login_link_confirm.html", form.error(exc))
-    return signed_in(p, result, "/account")
+        return failed_use(p, "login_link_confirm.html", form, exc, "login_link")
+    return redirect_signed_in(p, result, "/account")

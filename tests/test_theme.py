@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from frontdesk.settings import Settings
-from frontdesk.web.pages.theme import CARD, Theme, contrast, luminance, readable_on, text_on
+from frontdesk.theme import CARD, Theme, contrast, luminance, readable_on, text_on
 
 COLOURS = ["#2b5c8a", "#ffd23f", "#ffffff", "#000000", "#777777", "#00ff00", "#ff0000", "#1f2433", "#f4f5f7"]
 

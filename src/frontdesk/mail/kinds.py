@@ -1,0 +1,112 @@
+"""Every kind of email frontdesk sends, described once: its subject, templates, the context they
+need, whether it carries a secret, the page its link opens and how long that link works.
+Rendering, queueing, the sender and the pages all read this table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from frontdesk.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class EmailKind:
+    name: str
+    subject: str  # "{product}" becomes the product name
+    context: frozenset[str]  # the keys its templates need (all already-formatted strings)
+    # a usable secret (a token link or an API key) in the body: the sender blanks it once the
+    # message is delivered or given up on, so the outbox keeps no usable secret
+    carries_secret: bool
+    link_path: str | None = None  # the page its link opens (it asks for a button press: mail scanners open links)
+    lifetime: Callable[[Settings], timedelta] | None = None  # how long the emailed link works
+
+    @property
+    def template(self) -> str:
+        """The templates' name: `mail/templates/<template>.txt` and `.html`."""
+        return self.name
+
+    def lifetime_text(self, settings: Settings) -> str:
+        """ "10 minutes", "48 hours": the link's lifetime as the email and the pages say it; "" without a link."""
+        return human_duration(self.lifetime(settings)) if self.lifetime is not None else ""
+
+
+def _kinds(*kinds: EmailKind) -> Mapping[str, EmailKind]:
+    return {kind.name: kind for kind in kinds}
+
+
+KINDS: Mapping[str, EmailKind] = _kinds(
+    EmailKind(
+        "signup_confirm",
+        "Confirm your email to finish signing up for {product}",
+        frozenset({"name", "link"}),
+        carries_secret=True,
+        link_path="/signup/confirm",
+        lifetime=lambda s: s.signup_token_ttl,
+    ),
+    EmailKind(
+        "signup_existing",
+        "Someone tried to sign up for {product} with your email",
+        frozenset({"name", "login_link", "reset_link"}),
+        carries_secret=True,
+    ),
+    EmailKind(
+        "login_link",
+        "Your {product} sign-in link",
+        frozenset({"name", "link"}),
+        carries_secret=True,
+        link_path="/login-link/confirm",
+        lifetime=lambda s: s.login_token_ttl,
+    ),
+    EmailKind(
+        "password_reset",
+        "Reset your {product} password",
+        frozenset({"name", "link"}),
+        carries_secret=True,
+        link_path="/reset-password",
+        lifetime=lambda s: s.reset_token_ttl,
+    ),
+    EmailKind(
+        "password_changed",
+        "Your {product} password was changed",
+        frozenset({"name", "when", "ip_address", "browser"}),
+        carries_secret=False,
+    ),
+    EmailKind(
+        "api_key_created",
+        "A new API key for your {product} account",
+        frozenset({"name", "key_name", "token", "expiry"}),
+        carries_secret=True,
+    ),
+    EmailKind(
+        "api_key_notice",
+        "A new API key was created for your {product} account",
+        frozenset({"name", "key_name", "expiry", "device"}),
+        carries_secret=False,
+    ),
+)
+
+
+def kind_of(name: str) -> EmailKind:
+    """The kind named `name`; `ValueError` for an unknown one."""
+    kind = KINDS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown email kind {name!r}; known kinds: {', '.join(sorted(KINDS))}")
+    return kind
+
+
+def carries_secret(name: str) -> bool:
+    kind = KINDS.get(name)
+    return kind is None or kind.carries_secret  # an unknown kind (an older version's row): assume it does
+
+
+def human_duration(delta: timedelta) -> str:
+    """`10 minutes`, `2 hours`, `48 hours`, `7 days`, `2 years`: the largest unit that divides the
+    duration, and days only beyond two (a link that works "48 hours" reads clearer than "2 days")."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0 and not (unit == "day" and seconds <= 2 * 86400):
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
