@@ -9,8 +9,10 @@ import hmac
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,7 +21,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from frontdesk.errors import SealBroken
+from frontdesk.errors import Overloaded, SealBroken
+
+T = TypeVar("T")
 
 TOKEN_BYTES = 32
 API_KEY_PREFIX = "fdk_"
@@ -134,7 +138,10 @@ class PasswordHasher:
     there (argon2 releases the GIL, so they use every CPU) instead of crowding out verification.
     """
 
-    def __init__(self, params: Argon2Parameters | None = None) -> None:
+    def __init__(self, params: Argon2Parameters | None = None, *, max_waiting: int = 32) -> None:
+        # at most this many hashes running or queued; beyond it, Overloaded (a 503) instead of a
+        # queue that grows, holding requests (and their database connections) while it does
+        self._slots = threading.BoundedSemaphore(max_waiting) if max_waiting > 0 else None
         self._threads = ThreadPoolExecutor(
             max_workers=_usable_cpus(), thread_name_prefix="frontdesk-argon2", initializer=_lower_priority
         )
@@ -151,18 +158,24 @@ class PasswordHasher:
     def __repr__(self) -> str:
         return f"PasswordHasher(time_cost={self._hasher.time_cost}, memory_cost={self._hasher.memory_cost})"
 
+    def _run(self, work: Callable[[str, str], T] | Callable[[str], T], *args: str) -> T:
+        if self._slots is None or not self._slots.acquire(blocking=False):
+            raise Overloaded()
+        try:
+            return self._threads.submit(work, *args).result()  # type: ignore[arg-type]
+        finally:
+            self._slots.release()
+
     def hash(self, password: str) -> str:
-        return self._threads.submit(self._hasher.hash, password).result()
+        return self._run(self._hasher.hash, password)
 
     def verify(self, hashed: str | None, password: str) -> bool:
         """True iff `password` matches; with `hashed=None` it burns the same time and answers False."""
-        return self._threads.submit(self._verify, self._decoy if hashed is None else hashed, password).result() and (
-            hashed is not None
-        )
+        return self._run(self._verify, self._decoy if hashed is None else hashed, password) and hashed is not None
 
     def burn(self, password: str) -> None:
         """Spend the time of one verification, for a user who does not exist."""
-        self._threads.submit(self._verify, self._decoy, password).result()
+        self._run(self._verify, self._decoy, password)
 
     def _verify(self, hashed: str, password: str) -> bool:
         try:

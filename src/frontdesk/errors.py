@@ -185,3 +185,11 @@ class ProviderUnavailable(SocialSignInFailed):
 class LastSignInMethod(FrontdeskError):
     def __init__(self) -> None:
         super().__init__("This is the only way to sign in to this account: set a password or link another first.")
+
+
+class Overloaded(FrontdeskError):
+    """Too much work is already waiting (password hashing): shed this request rather than queue it."""
+
+    def __init__(self, retry_after: timedelta = timedelta(seconds=2)) -> None:
+        super().__init__("The service is busy; try again in a moment.")
+        self.retry_after = retry_after

@@ -126,11 +126,15 @@ class Settings(BaseSettings):
     login_failures_per_ip: int = Field(default=100, ge=1)
     emails_per_address: int = Field(default=5, ge=1)
     emails_per_ip: int = Field(default=50, ge=1)
+    # signup attempts per IP address, counted before any password hashing
+    signups_per_ip: int = Field(default=20, ge=1)
 
     # password hashing (Argon2id; RFC 9106 "second recommended" profile by default)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # password hashes running or waiting per process; beyond it requests get 503 + Retry-After
+    hash_queue_limit: int = Field(default=32, ge=1)
 
     # how often pending last_seen/api_calls touches are written (contract: visible within 1 s)
     touch_flush_interval: timedelta = timedelta(milliseconds=250)

@@ -13,6 +13,7 @@ from frontdesk.errors import (
     InvalidUsername,
     PasswordTooLong,
     PasswordTooShort,
+    RateLimited,
     TokenInvalid,
     UsernameTaken,
 )
@@ -125,3 +126,29 @@ def test_a_password_containing_the_username_or_email_is_refused_at_signup(fd: Fr
         with pytest.raises(InsecurePassword):
             signup(fd, **fields)
     assert outbox(fd) == []
+
+
+def test_signups_are_limited_per_ip_before_any_hashing(fd: Frontdesk) -> None:
+    strict = Frontdesk(fd.settings.model_copy(update={"signups_per_ip": 3}), clock=fd.deps.clock)
+    hashes: list[str] = []
+    real_hash = strict.deps.hasher.hash
+
+    def counting(password: str) -> str:
+        hashes.append(password)
+        return real_hash(password)
+
+    strict.deps.hasher.hash = counting  # type: ignore[method-assign]
+    try:
+        for i in range(3):
+            strict.call(
+                request_signup, ctx=CTX, email=f"n{i}@example.com", username=f"newbie{i}", password=PASSWORD, name="N"
+            )
+        hashed = len(hashes)
+        with pytest.raises(RateLimited):
+            strict.call(
+                request_signup, ctx=CTX, email="n9@example.com", username="newbie9", password=PASSWORD, name="N"
+            )
+        assert len(hashes) == hashed, "an over-limit signup was hashed"
+        assert len(outbox(strict, "signup_confirm")) == 3
+    finally:
+        strict.close()

@@ -25,15 +25,26 @@ from tests.databases import BACKENDS as BACKENDS
 from tests.databases import throwaway_database
 from tests.fast import fast_settings
 from tests.live import LiveServer, start_server
+from tests.waiting import wait_until
 
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 
 
-def latest_email(client: httpx.Client, to: str, subject_has: str = "") -> dict[str, str]:
-    for email in client.get("/dev/mail.json").json():
-        if email["to"] == to and subject_has.lower() in email["subject"].lower():
-            return dict(email)
+def latest_email(client: httpx.Client, to: str, subject_has: str = "", wait: float = 5.0) -> dict[str, str]:
+    """The newest email to `to` whose subject has `subject_has`, waiting up to `wait` seconds:
+    "email me a link" answers first and queues the email just after the response."""
+    found: list[dict[str, str]] = []
+
+    def look() -> bool:
+        for email in client.get("/dev/mail.json").json():
+            if email["to"] == to and subject_has.lower() in email["subject"].lower():
+                found.append(dict(email))
+                return True
+        return False
+
+    if wait_until(look, timeout=wait, interval=0.05):
+        return found[0]
     raise AssertionError(f"no email to {to} containing {subject_has!r}")
 
 

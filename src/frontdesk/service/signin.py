@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from frontdesk.models import User
-from frontdesk.service import audit
+from frontdesk.service import audit, known_devices
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.results import AuthResult
@@ -32,4 +32,4 @@ def open_session(
     audit.record(
         db, deps, "login.succeeded", ctx, user_id=user.id, session_id=issued.session.id, detail="+".join(factors)
     )
-    return AuthResult(user, issued)
+    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))

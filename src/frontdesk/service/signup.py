@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from frontdesk import crypto
 from frontdesk.errors import EmailTaken, InvalidUsername, TokenInvalid, UsernameTaken
 from frontdesk.models import SignupToken
-from frontdesk.service import audit, emails, known_devices
+from frontdesk.service import audit, emails, known_devices, ratelimit
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
@@ -47,6 +47,8 @@ def request_signup(
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
     check_password(password, deps.settings.product_name, username=username, email=shown_email)
+    if ctx.ip_address:  # counted first, before any hashing: signup is no free Argon2 pump
+        ratelimit.take(db, deps, ratelimit.subject_key("signup:ip", ctx.ip_address), deps.settings.signups_per_ip)
     if user_store.get_by_username_key(db, ukey) is not None:
         raise UsernameTaken()
     existing = user_store.get_by_email_key(db, ekey)

@@ -105,6 +105,7 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.UsernameTaken, 409, ErrorCode.USERNAME_TAKEN),
     (e.EmailTaken, 409, ErrorCode.EMAIL_TAKEN),
     (e.RateLimited, 429, ErrorCode.RATE_LIMITED),
+    (e.Overloaded, 503, ErrorCode.SERVICE_UNAVAILABLE),
     (e.SecondFactorRequired, 202, ErrorCode.MFA_REQUIRED),
 ]
 
@@ -146,7 +147,7 @@ def status_for(exc: e.FrontdeskError) -> int:
 
 def headers_for(exc: e.FrontdeskError) -> dict[str, str]:
     """The headers an error's answer carries: `Retry-After` (whole seconds, at least 1) when it has one."""
-    if isinstance(exc, e.RateLimited):
+    if isinstance(exc, (e.RateLimited, e.Overloaded)):
         return {"Retry-After": retry_after_seconds(exc.retry_after.total_seconds())}
     return {}
 

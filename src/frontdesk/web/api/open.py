@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from frontdesk.service import login as login_service
 from frontdesk.service import reset, signup
@@ -14,6 +14,7 @@ from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
 from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
+from frontdesk.web.later import run_after
 from frontdesk.web.outcomes import counted
 from frontdesk.web.schemas import (
     AuthResponse,
@@ -36,7 +37,9 @@ PASSWORD_ERRORS = (C.PASSWORD_TOO_SHORT, C.PASSWORD_TOO_LONG, C.INSECURE_PASSWOR
     "/signup",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=StatusResponse,
-    responses=responses(C.INVALID_EMAIL, C.INVALID_USERNAME, *PASSWORD_ERRORS, C.USERNAME_TAKEN, C.CSRF_FAILED),
+    responses=responses(
+        C.INVALID_EMAIL, C.INVALID_USERNAME, *PASSWORD_ERRORS, C.USERNAME_TAKEN, C.RATE_LIMITED, C.CSRF_FAILED
+    ),
 )
 @access(Access.OPEN)
 def request_signup(body: SignupRequest, fd: FD, ctx: Ctx) -> StatusResponse:
@@ -122,9 +125,10 @@ def current_session(principal: MaybeCaller) -> CurrentSessionResponse:
     responses=responses(C.RATE_LIMITED),
 )
 @access(Access.OPEN)
-def request_login_link(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
-    """Email a one-time sign-in link if the user exists; the answer is the same either way."""
-    fd.call(login_service.request_login_link, body.user, ctx)
+def request_login_link(body: UserRequest, fd: FD, ctx: Ctx, tasks: BackgroundTasks) -> StatusResponse:
+    """Email a one-time sign-in link if the user exists; the answer is the same either way, and
+    comes before the lookup (which happens after the response, so timing tells nothing)."""
+    run_after(tasks, lambda: fd.call(login_service.request_login_link, body.user, ctx), "login_link")
     return StatusResponse(status="accepted")
 
 
@@ -149,9 +153,10 @@ def confirm_login_link(
     responses=responses(C.RATE_LIMITED),
 )
 @access(Access.OPEN)
-def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
-    """Email a reset link if the user exists; the answer is the same either way."""
-    fd.call(reset.request_password_reset, body.user, ctx)
+def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx, tasks: BackgroundTasks) -> StatusResponse:
+    """Email a reset link if the user exists; the answer is the same either way, and comes before
+    the lookup (which happens after the response, so timing tells nothing)."""
+    run_after(tasks, lambda: fd.call(reset.request_password_reset, body.user, ctx), "reset")
     return StatusResponse(status="accepted")
 
 

@@ -11,6 +11,7 @@ from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError, TokenInvalid
 from frontdesk.mail import KINDS
 from frontdesk.service.linkcheck import LinkKind, link_is_live
+from frontdesk.web.later import after_response
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
 
@@ -25,12 +26,10 @@ def request_link(p: P, posted: Posted, template: str, send: Callable[[str], None
         return p.show(template, form.expired())
     user = form.need(posted, "user", "Enter your username or email address.")
     if not form.invalid:
-        try:
-            send(user)
-        except FrontdeskError as exc:
-            form.error(exc)
-        else:
-            return sent(p, kind)
+        # answered first, sent after: the same work before the answer whether or not `user` exists
+        response = sent(p, kind)
+        response.background = after_response(lambda: send(user), kind)
+        return response
     return p.show(template, form)
 
 
