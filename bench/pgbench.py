@@ -24,7 +24,7 @@ def _compiled(query_name: str, values: dict[str, str]) -> str | None:
     The server binds `now` and `idle_cutoff` from Python; pgbench uses `now()` for both, which costs the same.
     """
     try:
-        from sqlalchemy.dialects.postgresql import psycopg
+        from sqlalchemy.engine import make_url
 
         from frontdesk.store import sessions
     except ImportError:
@@ -32,7 +32,7 @@ def _compiled(query_name: str, values: dict[str, str]) -> str | None:
     query = getattr(sessions, query_name, None)
     if query is None:
         return None
-    compiled = query().compile(dialect=psycopg.dialect())
+    compiled = query().compile(dialect=make_url("postgresql+psycopg://").get_dialect()())
     values = {**values, "now": "now()", "idle_cutoff": "(now() - interval '168 hours')"}
     if set(compiled.params) != set(values):
         return None  # the statement changed shape: update `values`

@@ -153,9 +153,9 @@ class Bench:
         from bench.seed import admin_url
 
         with psycopg.connect(admin_url(self.cfg.database_url)) as conn:
-            env["postgres"] = str(conn.execute("SELECT version()").fetchone()[0])  # type: ignore[index]
+            env["postgres"] = str((conn.execute("SELECT version()").fetchone() or ("?",))[0])
             for name in ("shared_buffers", "max_connections", "synchronous_commit", "work_mem", "jit"):
-                env[f"pg_{name}"] = str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
+                env[f"pg_{name}"] = str((conn.execute(f"SHOW {name}").fetchone() or ("?",))[0])
         self.doc["environment"] = env
 
     def argon2(self) -> None:

@@ -1,8 +1,10 @@
-"""The SQL the benchmark measures, each statement in one constant so it can be swapped for the real one.
+"""Hand-written reference SQL for pgbench, and the size queries of the report.
 
-`VERIFY_SQL` is the statement frontdesk runs on `GET /v1/verify` for a cookie token. Replace it with
-the statement the server really sends (e.g. from `log_min_duration_statement = 0`) once it exists.
-`{token_hash}` is filled in by the caller: pgbench substitutes a lookup into `bench_tokens`.
+`VERIFY_SQL` is the validity rule for a cookie token written by hand, the floor to compare
+frontdesk's own statements with: pgbench also runs the statements the server really sends
+(`store.sessions.principal_query` and the fast path's `principal_batch_query`, compiled in
+`pgbench.py`). `{token_hash}` is filled in by the caller: pgbench substitutes a lookup into
+`bench_tokens`. `TOUCH_SQL` is a one-row touch, unlike the server's batched flush.
 """
 
 from __future__ import annotations

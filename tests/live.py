@@ -52,6 +52,10 @@ class LiveServer:
                 self.process.wait(5)
         return int(self.process.returncode)
 
+    def stop_now(self) -> None:
+        """`stop()` for a cleanup hook (which wants no answer)."""
+        self.stop()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

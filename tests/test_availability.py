@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -32,10 +33,10 @@ def _problem(url: str, *, migrated: bool = True) -> str:
     return str(caught.value)
 
 
-def _postgres(**parts: object) -> str:
+def _postgres(**parts: Any) -> str:
     from sqlalchemy.engine import make_url
 
-    return make_url(POSTGRES_URL).set(**parts).render_as_string(hide_password=False)  # type: ignore[arg-type]
+    return make_url(POSTGRES_URL).set(**parts).render_as_string(hide_password=False)
 
 
 def test_a_missing_postgresql_database() -> None:

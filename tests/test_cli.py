@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -156,9 +157,9 @@ def test_every_command_has_help() -> None:
 
     listed = CliRunner().invoke(app, ["--help"])
     assert listed.exit_code == 0
-    for command in COMMANDS:
-        assert command in listed.output
-        result = CliRunner().invoke(app, [command, "--help"])
+    for name in COMMANDS:
+        assert name in listed.output
+        result = CliRunner().invoke(app, [name, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output
 
@@ -216,11 +217,11 @@ def test_create_user_takes_no_password_argument(settings: Settings) -> None:
 
 
 def test_create_user_prompt_hides_and_confirms(settings: Settings) -> None:
-    mismatch = run(
+    mismatch = run_process(
         settings, "create-user", "u2", "--email", "u2@example.com", "--name", "U", stdin="first secret!\nother one!!\n"
     )
     assert mismatch.returncode != 0 and "do not match" in mismatch.stdout + mismatch.stderr
-    assert "first secret!" not in mismatch.stdout  # hidden input is not echoed
+    assert "first secret!" not in mismatch.stdout + mismatch.stderr  # hidden input is not echoed
 
 
 def test_create_user_refuses_a_weak_password(settings: Settings) -> None:
@@ -286,6 +287,72 @@ def test_mail_status(settings: Settings) -> None:
     result = run(settings, "mail-status")
     assert result.returncode == 0, result.stderr
     assert "pending" in result.stdout
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = run_with("sqlite://", "--version")
+    assert result.returncode == 0 and result.stdout == f"frontdesk {version('frontdesk')}\n"
+
+
+def test_help_uses_click_conventions() -> None:
+    for args in (["create-user", "--help"], ["sessions", "--help"], ["mail-worker", "--help"], ["--help"]):
+        text = run_with("sqlite://", *args).stdout
+        assert "<bool>" not in text and "<str>" not in text and "{" not in text, text
+    assert "Usage: root create-user [OPTIONS] USERNAME" in run_with("sqlite://", "create-user", "--help").stdout
+    assert "  --superuser " in run_with("sqlite://", "create-user", "--help").stdout
+
+
+def test_migrate_says_what_it_applied(tmp_path: pytest.TempPathFactory) -> None:
+    url = f"sqlite:///{tmp_path}/new.db"
+    first = run_with(url, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("applied ") and "0001_initial  initial schema" in first.stdout
+    assert "up to date" not in first.stdout
+    again = run_with(url, "migrate")
+    assert again.stdout.startswith("database is up to date (revision ") and "nothing to apply" in again.stdout
+    shape = json.loads(run_with(url, "migrate", "--json").stdout)
+    assert shape["applied"] == [] and shape["current"] == again.stdout.split("revision ")[1].split(")")[0]
+
+
+def test_sessions_readable_at_80_columns_and_as_json(settings: Settings, fd: Frontdesk) -> None:
+    user = make_user(fd, username="wide")
+    browser = make_session(fd, user, long_lived=True)
+    assert run(settings, "create-api-key", "wide", "--name", "deploy").returncode == 0
+    from typer.testing import CliRunner
+
+    from frontdesk.cli import app
+
+    narrow = CliRunner().invoke(app, ["sessions", "wide"], env={**cli_env(settings), "COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.stderr
+    assert all(len(line) <= 80 for line in narrow.stdout.splitlines()), narrow.stdout
+    assert f"session {browser.session.id}: remembered browser" in narrow.stdout
+    assert "API key 'deploy'" in narrow.stdout and "  expires    " in narrow.stdout
+
+    shape = json.loads(run(settings, "sessions", "wide", "--json").stdout)
+    assert shape["user"] == {"id": user.id, "username": "wide"}
+    assert [s["kind"] for s in shape["sessions"]] == ["api_key", "remembered"]
+    assert set(shape["sessions"][0]) == {
+        "id", "kind", "name", "created", "expiry", "last_seen", "api_calls", "long_lived", "is_api_key",
+        "ip_address", "user_agent", "browser", "operating_system", "device",
+    }  # fmt: skip
+    assert shape["sessions"][0]["name"] == "deploy" and shape["sessions"][0]["expiry"].endswith("Z")
+
+
+def test_json_of_the_other_commands(settings: Settings, fd: Frontdesk) -> None:
+    made = run(
+        settings, "create-user", "jay", "--email", "jay@example.com", "--name", "J", "--password-stdin", "--json",
+        stdin="a long enough secret\n",
+    )  # fmt: skip
+    user = json.loads(made.stdout)
+    assert user == {"id": user["id"], "username": "jay", "email": "jay@example.com", "is_superuser": False}
+    key = json.loads(run(settings, "create-api-key", "jay", "--days", "3", "--json").stdout)
+    assert set(key) == {"id", "user_id", "name", "token", "expiry"} and key["token"].startswith("fdk_")
+    status = json.loads(run(settings, "mail-status", "--json").stdout)
+    assert set(status) == {"pending", "due", "sent", "failed", "oldest_pending_seconds"}
+    cleaned = json.loads(run(settings, "cleanup", "--json").stdout)
+    assert cleaned == {"sessions": 0, "tokens": 0, "rate_limit_buckets": 0, "emails": 0}
 
 
 def test_an_api_key_without_days_lives_the_configured_default(settings: Settings, fd: Frontdesk) -> None:

@@ -7,13 +7,16 @@ import os
 import tempfile
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, NoReturn, TypeVar
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand
 
+from frontdesk import cliview
 from frontdesk.availability import UNAVAILABLE, check_database, explain
 from frontdesk.db import make_engine
 from frontdesk.errors import ConfigurationError, DatabaseUnavailable, FrontdeskError
@@ -23,20 +26,71 @@ from frontdesk.service.accounts import create_user, find_user_by_ref, set_banned
 from frontdesk.service.admin import issue_api_key
 from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
-from frontdesk.service.sessions import end_session_by_id, list_sessions
+from frontdesk.service.sessions import SessionView, end_session_by_id, list_sessions
 from frontdesk.serving import is_loopback_host, plan_public_url
 from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, Settings, load_settings
+
+if TYPE_CHECKING:
+    from typer._click.core import Context as ClickContext  # the click that this typer bundles
 
 app = typer.Typer(
     help="frontdesk: authentication and sessions for web apps.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: USERNAME metavars, bare flags, readable in a pipe
 )
 console = Console()
 errors = Console(stderr=True)
 T = TypeVar("T")
 CLI = RequestContext(ip_address=None, user_agent="frontdesk-cli")
+USER = Annotated[str, typer.Argument(metavar="USER", help="Username, email or id.")]
+AS_JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of text (shapes: docs/cli.md).")]
+
+
+class _Argument(TyperArgument):
+    """An argument shown the way click shows one: `USERNAME` in the usage line (not `{username}`),
+    and no `<str>` after it in the help."""
+
+    def get_usage_pieces(self, ctx: ClickContext) -> list[str]:
+        name = self.metavar or (self.name or "").upper()
+        return [name if self.required else f"[{name}]"]
+
+    def display_type_rich(self, ctx: ClickContext) -> str | None:
+        return None
+
+
+class _Command(TyperCommand):
+    """Every frontdesk command: its arguments are `_Argument`s."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument
+
+
+def _command(name: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return app.command(name, cls=_Command)
+
+
+def _print_json(value: object) -> None:
+    typer.echo(cliview.dumps(value))
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"frontdesk {version('frontdesk')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """frontdesk: authentication and sessions for web apps."""
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -77,19 +131,24 @@ def _check_database(settings: Settings) -> None:
         engine.dispose()
 
 
-@app.command()
-def migrate() -> None:
-    """Create or upgrade the database schema to the newest version."""
+@_command()
+def migrate(as_json: AS_JSON = False) -> None:
+    """Create or upgrade the database schema.
+
+    Brings it to the newest version and says which migrations ran."""
     fd = _frontdesk(migrated=False)
-    _run(fd, fd.migrate)
-    console.print("database is up to date")
+    report = _run(fd, fd.migrate)
+    if as_json:
+        _print_json(cliview.migrate_json(report))
+    else:
+        typer.echo(cliview.migrate_text(report))
 
 
-@app.command()
+@_command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, metavar="N", help="Worker processes.")] = 1,
     insecure_dev_on_network: Annotated[
         bool,
         typer.Option(
@@ -99,20 +158,21 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the HTTP API, pages and the mail sender (SIGTERM shuts down gracefully)."""
+    """Serve the API, the pages and the mail sender.
+
+    SIGTERM shuts down gracefully. Refuses to start (exit 2) if the database can't be used."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
     settings = _settings()  # fail fast, in one line, on bad configuration
     if not settings.is_production and not is_loopback_host(host):
         if not insecure_dev_on_network:
-            errors.print(
-                f"[red]refusing to serve development mode on {host}: it is reachable from the network. "
+            _fail(
+                f"refusing to serve development mode on {host}: it is reachable from the network. "
                 "Use --host 127.0.0.1, set FRONTDESK_ENV=production (with FRONTDESK_SECRET), or pass "
-                "--insecure-dev-on-network if you really mean it.[/red]",
-                soft_wrap=True,
+                "--insecure-dev-on-network if you really mean it.",
+                2,
             )
-            raise typer.Exit(2)
         errors.print(
             f"[bold red]WARNING: development mode on {host}, reachable from the network "
             "(--insecure-dev-on-network). Development mode is not hardened: do not use it on a network you do "
@@ -146,7 +206,7 @@ def serve(
     )
 
 
-@app.command("create-user")
+@_command("create-user")
 def create_user_command(
     username: Annotated[str, typer.Argument(metavar="USERNAME", help="3-32 letters, digits or _.")],
     email: Annotated[str, typer.Option(prompt=True, metavar="EMAIL", help="Email address.")],
@@ -155,9 +215,12 @@ def create_user_command(
         bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (for scripts).")
     ] = False,
     superuser: Annotated[bool, typer.Option("--superuser", help="Make an administrator.")] = False,
+    as_json: AS_JSON = False,
 ) -> None:
-    """Create a user. The password is never an argument (arguments end up in shell history and
-    `ps`): it is prompted for, hidden and twice, or read from stdin with --password-stdin."""
+    """Create a user.
+
+    The password is never an argument (arguments end up in shell history and `ps`): it is
+    prompted for, hidden and twice, or read from stdin with --password-stdin."""
     fd = _frontdesk()
     password = _read_password(password_stdin)
     user = _run(
@@ -166,7 +229,10 @@ def create_user_command(
             create_user, email=email, username=username, password=password, name=name, ctx=CLI, is_superuser=superuser
         ),
     )
-    console.print(f"created user {user.username} (id {user.id}){' as superuser' if superuser else ''}")
+    if as_json:
+        _print_json({"id": user.id, "username": user.username, "email": user.email, "is_superuser": superuser})
+    else:
+        typer.echo(f"created user {user.username} (id {user.id}){' as superuser' if superuser else ''}")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -181,76 +247,81 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-@app.command("create-api-key")
+@_command("create-api-key")
 def create_api_key_command(
-    user: Annotated[str, typer.Argument(help="Username, email or id.")],
+    user: USER,
     days: Annotated[
         int | None,
         typer.Option(
             min=API_KEY_MIN_DAYS,
             max=API_KEY_MAX_DAYS,
+            metavar="DAYS",
             help="Days until it expires [default: FRONTDESK_API_KEY_DEFAULT_DAYS].",
             show_default=False,
         ),
     ] = None,
-    name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "created with the CLI",
+    name: Annotated[str, typer.Option(metavar="NAME", help="A name to recognise the key by.")] = "created with the CLI",
+    as_json: AS_JSON = False,
 ) -> None:
-    """Create an API key and print it once; only its hash is stored."""
+    """Create an API key and print it once.
+
+    Only its hash is stored: it can't be shown again."""
     fd = _frontdesk()
 
-    def create() -> str:
+    def create() -> cliview.Json:
         with fd.transaction() as db:
             target = find_user_by_ref(db, user)
-            return issue_api_key(db, fd.deps, target.id, days, CLI, actor_id=None, name=name, email_it=False).token
+            issued = issue_api_key(db, fd.deps, target.id, days, CLI, actor_id=None, name=name, email_it=False)
+            return {
+                "id": issued.session.id,
+                "user_id": target.id,
+                "name": name,
+                "token": issued.token,
+                "expiry": cliview.timestamp(issued.session.expiry),
+            }
 
-    token = _run(fd, create)
-    console.print(token, soft_wrap=True, highlight=False)
-    errors.print("This key is shown once. Store it somewhere safe.")
+    key = _run(fd, create)
+    if as_json:
+        _print_json(key)
+    else:
+        typer.echo(key["token"])
+    errors.print("This key is shown once. Store it somewhere safe.", highlight=False)
 
 
-@app.command()
-def sessions(user: Annotated[str, typer.Argument(help="Username, email or id.")]) -> None:
-    """List a user's valid sessions and API keys."""
+@_command()
+def sessions(user: USER, as_json: AS_JSON = False) -> None:
+    """List a user's sessions and API keys.
+
+    Valid ones only, most recently used first. A table on wide terminals, else a block each."""
     fd = _frontdesk()
 
-    def listing() -> list[list[str]]:
-        rows: list[list[str]] = []
+    def listing() -> tuple[int, str, list[SessionView]]:
+        found: list[SessionView] = []
         token: str | None = None
         with fd.transaction(readonly=True) as db:
             target = find_user_by_ref(db, user)
             while True:
                 page = list_sessions(db, fd.deps, target.id, 100, token)
-                for s in page.sessions:
-                    rows.append(
-                        [
-                            str(s.id),
-                            "API key" if s.is_api_key else ("remembered" if s.long_lived else "browser"),
-                            s.name or "",
-                            f"{s.browser} / {s.operating_system} / {s.device}",
-                            s.ip_address or "",
-                            s.created.strftime("%Y-%m-%d %H:%M"),
-                            s.last_seen.strftime("%Y-%m-%d %H:%M"),
-                            s.expiry.strftime("%Y-%m-%d"),
-                            str(s.api_calls),
-                        ]
-                    )
+                found.extend(page.sessions)
                 token = page.next_page_token
                 if token is None:
-                    return rows
+                    return target.id, target.username, found
 
-    rows = _run(fd, listing)
-    table = Table("id", "kind", "name", "device", "ip", "created", "last seen", "expires", "calls")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    user_id, username, found = _run(fd, listing)
+    if as_json:
+        _print_json(cliview.sessions_json(user_id, username, found))
+    else:
+        console.print(cliview.sessions_text(username, found, console.width), highlight=False)
 
 
-@app.command()
-def revoke(session_id: int) -> None:
-    """End a session or API key by its id (see `frontdesk sessions USER`)."""
+@_command()
+def revoke(session_id: Annotated[int, typer.Argument(metavar="SESSION_ID", help="From `frontdesk sessions`.")]) -> None:
+    """End a session or API key by its id.
+
+    The ids are in `frontdesk sessions USER`."""
     fd = _frontdesk()
     _run(fd, lambda: fd.call(end_session_by_id, session_id, CLI, actor_id=None))
-    console.print(f"session {session_id} revoked")
+    typer.echo(f"session {session_id} revoked")
 
 
 def _set_ban(user: str, banned: bool) -> None:
@@ -263,27 +334,34 @@ def _set_ban(user: str, banned: bool) -> None:
             return target.username
 
     username = _run(fd, apply)
-    console.print(f"{username} {'banned' if banned else 'unbanned'}")
+    typer.echo(f"{username} {'banned' if banned else 'unbanned'}")
 
 
-@app.command()
-def ban(user: Annotated[str, typer.Argument(help="Username, email or id.")]) -> None:
-    """Ban a user: every session stops working at once, everywhere."""
+@_command()
+def ban(user: USER) -> None:
+    """Ban a user: every session ends at once.
+
+    Everywhere, sessions and API keys alike, for good (an unban brings none back)."""
     _set_ban(user, True)
 
 
-@app.command()
-def unban(user: Annotated[str, typer.Argument(help="Username, email or id.")]) -> None:
+@_command()
+def unban(user: USER) -> None:
     """Lift a ban."""
     _set_ban(user, False)
 
 
-@app.command()
+@_command()
 def cleanup(
-    older_than: Annotated[int, typer.Option("--older-than", min=0, help="Days since a session or token died.")] = 30,
-    batch_size: Annotated[int, typer.Option(min=100, help="Rows per short transaction.")] = 10_000,
+    older_than: Annotated[
+        int, typer.Option("--older-than", min=0, metavar="DAYS", help="Days since a session or token died.")
+    ] = 30,
+    batch_size: Annotated[int, typer.Option(min=100, metavar="ROWS", help="Rows per short transaction.")] = 10_000,
+    as_json: AS_JSON = False,
 ) -> None:
-    """Delete sessions, tokens and sent emails that died (expired, ended, sent) more than --older-than days ago."""
+    """Delete long-dead sessions, tokens and emails.
+
+    Those that died (expired, ended, sent) more than --older-than days ago."""
     fd = _frontdesk()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=False) as progress:
@@ -303,32 +381,42 @@ def cleanup(
                 progress=lambda n: progress.advance(task, n),
             ),
         )
-    console.print(
+    if as_json:
+        _print_json(cliview.cleanup_json(report))
+        return
+    typer.echo(
         f"deleted {report.sessions} sessions, {report.tokens} tokens, {report.rate_limit_buckets} rate-limit buckets, "
         f"{report.emails} sent or failed emails"
     )
 
 
-@app.command("mail-worker")
+@_command("mail-worker")
 def mail_worker(
     once: Annotated[bool, typer.Option("--once", help="Send what is due now, then exit.")] = False,
-    batch: Annotated[int, typer.Option(min=1, help="Emails claimed per tick.")] = 50,
+    batch: Annotated[int, typer.Option(min=1, metavar="N", help="Emails claimed per tick.")] = 50,
 ) -> None:
-    """Send queued emails (also runs inside `frontdesk serve`). Several may run at once on PostgreSQL."""
+    """Send queued emails.
+
+    Also runs inside `frontdesk serve`. Several may run at once on PostgreSQL."""
     settings = _settings()
     _check_database(settings)
     try:
         report = run_worker(settings, once=once, batch=batch)
     except UNAVAILABLE as exc:
         _fail(explain(exc, settings.database_url), 2)
-    console.print(f"sent={report.sent} retried={report.retried} failed={report.failed}")
+    typer.echo(f"sent={report.sent} retried={report.retried} failed={report.failed}")
 
 
-@app.command("mail-status")
-def mail_status() -> None:
-    """Emails by state and the age of the oldest pending one."""
+@_command("mail-status")
+def mail_status(as_json: AS_JSON = False) -> None:
+    """Show queued emails by state.
+
+    With the age of the oldest pending one."""
     fd = _frontdesk()
     counts = _run(fd, lambda: fd.read(lambda db, deps: outbox_status(db, deps.clock.now())))
+    if as_json:
+        _print_json(cliview.mail_status_json(counts))
+        return
     table = Table("state", "count")
     for label, value in (
         ("pending", counts.pending),

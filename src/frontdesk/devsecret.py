@@ -30,7 +30,7 @@ def secret_path(database_url: str) -> Path | None:
     URL that is not one: the settings then refuse it with their own message)."""
     try:
         url = make_url(database_url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # not a URL, or a bad port: the settings refuse it in one line
         return None
     if not url.get_backend_name().startswith("sqlite"):
         return SERVER_DATABASE_FILE

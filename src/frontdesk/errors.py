@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 
 class FrontdeskError(Exception):
@@ -121,3 +121,75 @@ class RateLimited(FrontdeskError):
 class DatabaseUnavailable(FrontdeskError):
     """The database can't be reached or used (down, missing, wrong credentials, not migrated).
     The message is one line naming the database (password hidden) and what to do."""
+
+
+# --- second factors (contract section 6) ---
+
+
+class SealBroken(FrontdeskError):
+    """An encrypted value does not open: wrong key (SECRET changed), wrong owner, or altered bytes."""
+
+    def __init__(self) -> None:
+        super().__init__("An encrypted value could not be opened.")
+
+
+class InvalidCode(FrontdeskError):
+    """A TOTP code, recovery code or WebAuthn assertion did not prove the factor (or was used before)."""
+
+    keep_changes = True  # the failed attempt is counted
+
+    def __init__(self, message: str = "That code is not right.") -> None:
+        super().__init__(message)
+
+
+class SecondFactorRequired(FrontdeskError):
+    """A first factor succeeded for a user with a second factor: not an error but the first step's
+    outcome (202 `mfa_required`). No session was made; `challenge` (the token, shown only to the
+    client, never in the message or repr), `methods` and `expiry` say how to finish."""
+
+    keep_changes = True  # the challenge (and the used-up email token) must be committed
+
+    def __init__(self, challenge: str, methods: list[str], expiry: datetime) -> None:
+        super().__init__("A second factor is required to finish signing in.")
+        self.challenge = challenge
+        self.methods = methods
+        self.expiry = expiry
+
+    def __repr__(self) -> str:
+        return f"SecondFactorRequired(methods={self.methods!r}, challenge=<hidden>)"
+
+
+class SocialSignInFailed(FrontdeskError):
+    """A social sign-in callback was refused (bad or used state, no binding cookie, a token that does
+    not validate, ...). `reason` is a short machine word for logs and metrics, never shown with secrets.
+
+    An outcome, not an abort: the flow it ended stays ended.
+    """
+
+    keep_changes = True
+
+    def __init__(
+        self, reason: str, message: str = "This sign-in did not work. Start again from the sign-in page."
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ProviderUnavailable(SocialSignInFailed):
+    """The provider did not answer, or answered something unusable (an outage, not an attack)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "The sign-in provider is not answering right now. Try again in a few minutes.")
+
+
+class LastSignInMethod(FrontdeskError):
+    def __init__(self) -> None:
+        super().__init__("This is the only way to sign in to this account: set a password or link another first.")
+
+
+class Overloaded(FrontdeskError):
+    """Too much work is already waiting (password hashing): shed this request rather than queue it."""
+
+    def __init__(self, retry_after: timedelta = timedelta(seconds=2)) -> None:
+        super().__init__("The service is busy; try again in a moment.")
+        self.retry_after = retry_after

@@ -48,3 +48,8 @@ VERIFY_BATCH = Histogram(
     "Credentials checked per statement on the /v1/verify fast path (PostgreSQL).",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )
+SOCIAL_SIGN_INS = Counter(
+    "frontdesk_social_sign_ins_total",
+    "Social sign-in callbacks by configured provider and outcome (signed_in, linked, needs_link, refusal reason).",
+    ["provider", "outcome"],
+)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.clock import Clock
 from frontdesk.db import make_engine, make_sessionmaker, transaction
-from frontdesk.migrate import upgrade
+from frontdesk.migrate import UpgradeReport, upgrade
 from frontdesk.service.deps import Deps
 from frontdesk.service.touches import TouchFlusher
 from frontdesk.settings import Settings
@@ -99,8 +99,9 @@ class Frontdesk:
         if lookup is not None:
             await lookup.close()
 
-    def migrate(self) -> None:
-        upgrade(self.engine)
+    def migrate(self) -> UpgradeReport:
+        """Bring the schema to the newest version; returns which migrations ran."""
+        return upgrade(self.engine)
 
     def database_ok(self) -> bool:
         try:

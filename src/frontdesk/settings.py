@@ -1,4 +1,6 @@
-"""Settings, read once from the environment (prefix FRONTDESK_). The only reader of os.environ."""
+"""Settings, read once from the environment (prefix FRONTDESK_); the only reader of FRONTDESK_
+variables. The one other variable frontdesk touches is prometheus_client's own
+PROMETHEUS_MULTIPROC_DIR (`frontdesk serve --workers N` sets it, `/metrics` checks it)."""
 
 from __future__ import annotations
 
@@ -107,6 +109,8 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
     # `/docs` and `/redoc` (on|off); unset: on in development, off in production
     api_docs: bool | None = None
+    # WebAuthn relying-party id; default: the public URL's host (contract section 6)
+    webauthn_rp_id: str | None = None
 
     # lifetimes (seed defaults; login link per OWASP ASVS 5.0)
     session_ttl: timedelta = timedelta(days=730)
@@ -122,11 +126,15 @@ class Settings(BaseSettings):
     login_failures_per_ip: int = Field(default=100, ge=1)
     emails_per_address: int = Field(default=5, ge=1)
     emails_per_ip: int = Field(default=50, ge=1)
+    # signup attempts per IP address, counted before any password hashing
+    signups_per_ip: int = Field(default=20, ge=1)
 
     # password hashing (Argon2id; RFC 9106 "second recommended" profile by default)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # password hashes running or waiting per process; beyond it requests get 503 + Retry-After
+    hash_queue_limit: int = Field(default=32, ge=1)
 
     # how often pending last_seen/api_calls touches are written (contract: visible within 1 s)
     touch_flush_interval: timedelta = timedelta(milliseconds=250)
@@ -226,6 +234,16 @@ class Settings(BaseSettings):
     def public_origin(self) -> str:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def rp_id(self) -> str:
+        """The WebAuthn relying-party id: FRONTDESK_WEBAUTHN_RP_ID, else the public URL's host."""
+        return self.webauthn_rp_id or urlsplit(self.public_url).hostname or "localhost"
+
+    @property
+    def webauthn_origins(self) -> list[str]:
+        """Origins a WebAuthn response may come from: the public URL's and ALLOWED_ORIGINS."""
+        return [self.public_origin, *(o.rstrip("/") for o in self.allowed_origins)]
 
     @property
     def secure_cookies(self) -> bool:

@@ -29,6 +29,16 @@ def context(settings: Settings, kind: str, name: str = "Ann") -> dict[str, str]:
         },
         "api_key_created": {"name": name, "key_name": "ci", "token": API_KEY, "expiry": "2027-01-01"},
         "api_key_notice": {"name": name, "key_name": "ci", "expiry": "2027-01-01", "device": "Firefox, 203.0.113.9"},
+        **{
+            linked: {
+                "name": name,
+                "provider": "corp",
+                "when": "2026-01-01 12:00 UTC",
+                "ip_address": "203.0.113.9",
+                "browser": "Firefox on Linux",
+            }
+            for linked in ("identity_linked", "identity_unlinked")
+        },
     }[kind]
 
 

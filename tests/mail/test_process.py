@@ -25,7 +25,7 @@ def worker_process(database_url: str, smtp_url: str, *args: str) -> subprocess.P
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
     env.update(FRONTDESK_DATABASE_URL=database_url, FRONTDESK_SMTP_URL=smtp_url, PYTHONWARNINGS="error")
     return subprocess.Popen(
-        [sys.executable, "-m", "frontdesk.mail", *args],
+        [sys.executable, "-m", "frontdesk.cli", "mail-worker", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -41,7 +41,7 @@ def test_once_process_drains_the_outbox(
     proc = worker_process(database_url, smtp_server.url(), "--once", "--batch", "2")
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert out.strip() == "sent=3 retried=0 failed=0 released=0"
+    assert out.strip() == "sent=3 retried=0 failed=0"
     assert len(smtp_server.messages()) == 3
     assert {row.status for row in rows(factory)} == {"sent"}
 

@@ -76,7 +76,12 @@ def test_repr_hides_the_bodies() -> None:
 
 
 def test_only_the_notices_carry_no_secret() -> None:
-    assert [name for name, kind in KINDS.items() if not kind.carries_secret] == ["password_changed", "api_key_notice"]
+    assert [name for name, kind in KINDS.items() if not kind.carries_secret] == [
+        "password_changed",
+        "api_key_notice",
+        "identity_linked",
+        "identity_unlinked",
+    ]
 
 
 def test_every_kind_with_a_link_says_how_long_it_works() -> None:

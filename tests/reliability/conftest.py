@@ -13,16 +13,17 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Table, inspect, select, update
 from sqlalchemy.engine import Engine
 
 from frontdesk.db import make_engine
 from frontdesk.models import (
     AuthEvent,
+    Base,
     LoginToken,
     OutboxEmail,
     PasswordResetToken,
@@ -72,7 +73,7 @@ def pg_url(postgresql_database_url: str) -> str:
     return postgresql_database_url
 
 
-def browser(server: LiveServer, **kwargs: object) -> httpx.Client:
+def browser(server: LiveServer, **kwargs: Any) -> httpx.Client:
     return server.client(**kwargs)
 
 
@@ -124,7 +125,7 @@ def emailed_token(server: LiveServer, to: str, subject_has: str) -> str:
 def make_superuser(database_url: str, user_id: int) -> None:
     engine = make_engine(Settings(database_url=database_url))
     with engine.begin() as conn:
-        conn.execute(User.__table__.update().where(User.__table__.c.id == user_id).values(is_superuser=True))
+        conn.execute(update(User).where(User.id == user_id).values(is_superuser=True))
     engine.dispose()
 
 
@@ -152,7 +153,8 @@ def snapshot(engine: Engine) -> Snapshot:
     state: Snapshot = {}
     with engine.connect() as conn:
         for model, columns in _WATCHED.items():
-            table = model.__table__
+            table = inspect(model).local_table
+            assert isinstance(table, Table)
             cols = [table.c[name] for name in columns]
             rows = conn.execute(select(*cols).order_by(*table.primary_key.columns)).all()
             state[table.name] = [tuple(row) for row in rows]
@@ -170,13 +172,13 @@ def diff(before: Snapshot, after: Snapshot) -> dict[str, tuple[list[tuple[object
     return changes
 
 
-def count_rows(engine: Engine, model: type[object], *where: object) -> int:
+def count_rows(engine: Engine, model: type[Base], *where: ColumnElement[bool]) -> int:
     from sqlalchemy import func
 
     with engine.connect() as conn:
-        stmt = select(func.count()).select_from(model.__table__)  # type: ignore[attr-defined]
+        stmt = select(func.count()).select_from(inspect(model).local_table)
         for clause in where:
-            stmt = stmt.where(clause)  # type: ignore[arg-type]
+            stmt = stmt.where(clause)
         return int(conn.execute(stmt).scalar_one())
 
 

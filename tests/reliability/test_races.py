@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -230,10 +231,10 @@ def test_no_verification_succeeds_once_a_revocation_has_answered(
         with server.client(headers=_cookie(token)) as client:
             return int(next(s["id"] for s in client.get("/v1/sessions").json()["sessions"] if s["is_current"]))
 
-    def with_alice(method: str, path: str, **kwargs: object) -> Callable[[], httpx.Response]:
+    def with_alice(method: str, path: str, **kwargs: Any) -> Callable[[], httpx.Response]:
         def call() -> httpx.Response:
             with server.client(headers=alice.cookie_header()) as client:
-                return client.request(method, path, **kwargs)  # type: ignore[arg-type]
+                return client.request(method, path, **kwargs)
 
         return call
 

@@ -18,8 +18,8 @@ from frontdesk.metrics import VERIFY_BATCH
 from frontdesk.models import User, UserSession
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import set_banned
-from frontdesk.service.context import NO_CONTEXT
-from frontdesk.service.sessions import Principal, authenticate, authenticate_fast
+from frontdesk.service.context import NO_CONTEXT, Principal
+from frontdesk.service.sessions import authenticate, authenticate_fast
 from frontdesk.store.fastpath import UNAVAILABLE, AsyncPrincipalLookup
 from tests.factories import make_session, make_user
 
@@ -52,7 +52,8 @@ def fast(fd: Frontdesk, token: str, api: bool) -> Awaitable[Principal | None]:
 
 
 def batches() -> float:
-    return next(s.value for s in VERIFY_BATCH.collect()[0].samples if s.name.endswith("_count"))
+    metric = next(iter(VERIFY_BATCH.collect()))
+    return float(next(s.value for s in metric.samples if s.name.endswith("_count")))
 
 
 def _population(fd: Frontdesk, clock: FrozenClock) -> list[tuple[str, bool]]:

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import AccountSuspended, InvalidCredentials, RateLimited, TokenInvalid
@@ -96,13 +96,20 @@ def test_failed_logins_are_limited_per_account(fd: Frontdesk, settings: Settings
 def test_rehash_on_login_when_parameters_change(fd: Frontdesk, settings: Settings) -> None:
     user = make_user(fd, username="hank")
     stronger = Frontdesk(settings.model_copy(update={"argon2_time_cost": 2}), clock=fd.deps.clock)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(stronger.engine, "before_cursor_execute", record)
     try:
         stronger.call(login_with_password, "hank", PASSWORD, False, CTX)
+        assert sum("hashed_password" in s for s in statements if s.startswith("UPDATE users")) == 1
         with stronger.factory() as db:
             stored = db.get(User, user.id)
             assert stored is not None
             assert stored.hashed_password != user.hashed_password
-            assert "t=2" in stored.hashed_password
+            assert stored.hashed_password is not None and "t=2" in stored.hashed_password
     finally:
         stronger.close()
     assert fd.call(login_with_password, "hank", PASSWORD, False, CTX)  # old parameters still verify

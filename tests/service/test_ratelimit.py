@@ -16,6 +16,7 @@ from frontdesk.errors import InvalidCredentials, RateLimited
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import login_with_password
+from frontdesk.service.results import AuthResult
 from frontdesk.settings import Settings
 from tests.factories import PASSWORD, make_user
 
@@ -137,3 +138,31 @@ def test_an_account_gets_no_more_real_checks_through_its_other_spellings(
     assert sum(1 for h in real if h == user.hashed_password) == limit
     clock.advance(settings.rate_limit_window)
     assert fd.call(login_with_password, "heidi@example.com", PASSWORD, False, at(203)).user.id == user.id
+
+
+def test_a_device_that_signed_in_before_is_never_locked_out_by_the_per_ip_limit(fd: Frontdesk) -> None:
+    strict = Frontdesk(fd.settings.model_copy(update={"login_failures_per_ip": 3}), clock=fd.deps.clock)
+    try:
+        shared = "203.0.113.50"  # every client behind one address
+        alice = make_user(strict, username="alice")
+        bob = make_user(strict, username="bob")
+        device = strict.call(login_with_password, "alice", PASSWORD, False, RequestContext(ip_address=shared)).device
+        assert device is not None
+        for i in range(3):  # one attacker's guesses at random names use up the address's limit
+            with pytest.raises(InvalidCredentials):
+                strict.call(login_with_password, f"random{i}", "wrong guess", False, RequestContext(ip_address=shared))
+
+        def attempt(login: str, password: str, cookie: str | None) -> AuthResult:
+            return strict.call(
+                login_with_password, login, password, False, RequestContext(ip_address=shared, device=cookie)
+            )
+
+        assert attempt("alice", PASSWORD, device).user.id == alice.id
+        with pytest.raises(InvalidCredentials):  # recognised, but the password is still checked
+            attempt("alice", "wrong guess", device)
+        for login, cookie in (("alice", None), ("bob", device), ("nobody", device), ("alice", device[:-2] + "xx")):
+            with pytest.raises(RateLimited):
+                attempt(login, PASSWORD, cookie)
+        assert bob.id != alice.id
+    finally:
+        strict.close()

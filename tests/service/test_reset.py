@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -40,11 +41,12 @@ def test_reset_revokes_sessions_api_keys_and_tokens(fd: Frontdesk) -> None:
     assert fd.read(authenticate, key.token, is_api_key=True) is None
     assert fd.read(authenticate, result.issued.token, is_api_key=False) is not None
     assert not result.issued.session.long_lived
-    for use in (
+    uses: list[Callable[[], object]] = [
         lambda: fd.call(consume_login_link, login_token, False, CTX),
         lambda: fd.call(complete_password_reset, first_reset, NEW, CTX),
         lambda: fd.call(complete_password_reset, second_reset, NEW, CTX),
-    ):
+    ]
+    for use in uses:
         with pytest.raises(TokenInvalid):
             use()
     with pytest.raises(InvalidCredentials):

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+import pyotp
 import pytest
 from sqlalchemy import Engine
 
 from frontdesk import crypto
+from frontdesk.clock import FrozenClock
 from frontdesk.models import Base, OutboxEmail
 from frontdesk.runtime import Frontdesk
+from frontdesk.service.challenges import require_second_factor
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
+from frontdesk.service.recovery import normalise
 from frontdesk.service.reset import complete_password_reset, request_password_reset
+from frontdesk.service.second_factor import complete_second_factor, webauthn_authentication_options
 from frontdesk.service.sessions import authenticate
 from frontdesk.service.signup import confirm_signup, request_signup
+from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
+from frontdesk.service.webauthn import register_credential, registration_options
+from tests.factories import make_user
 from tests.mailbox import outbox, token_from
+from tests.service.authenticator import SoftAuthenticator
 
 CTX = RequestContext(ip_address="192.0.2.50", user_agent="pytest")
 
@@ -74,3 +84,44 @@ def test_full_cycle_leaves_no_secret_in_database_or_logs(
         assert crypto.digest(token).hex() in stored  # what is stored instead
     hashed = [line for line in stored.splitlines() if line.startswith("$argon2id$")]
     assert hashed and all(h not in logs for h in hashed)
+
+
+def test_second_factors_leave_no_secret_in_database_or_logs(
+    fd: Frontdesk, engine: Engine, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After enrolling every factor and signing in with each, the database holds no TOTP secret,
+    recovery code, challenge token or pending password in the clear, and no log line does."""
+    caplog.set_level(logging.DEBUG)
+    user = make_user(fd)
+    enrolment = fd.call(begin_totp_enrolment, user.id, CTX)
+    totp = pyotp.TOTP(enrolment.secret)
+    codes = fd.call(confirm_totp, user.id, totp.at(clock.now()), CTX) or []
+    key = SoftAuthenticator()
+    fd.call(register_credential, user.id, "key", key.register(fd.call(registration_options, user.id)), CTX)
+    clock.advance(timedelta(seconds=30))
+    login = fd.call(require_second_factor, user, CTX, purpose="login", first_factor="password")
+    fd.call(complete_second_factor, login.challenge, CTX, totp_code=totp.at(clock.now()))
+    by_code = fd.call(require_second_factor, user, CTX, purpose="login", first_factor="password")
+    fd.call(complete_second_factor, by_code.challenge, CTX, recovery_code=codes[0])
+    new_password = "a pending new passphrase"
+    reset = fd.call(
+        require_second_factor,
+        user,
+        CTX,
+        purpose="reset",
+        first_factor="email_link",
+        new_password_hash=fd.deps.hasher.hash(new_password),
+    )
+    options = fd.call(webauthn_authentication_options, reset.challenge)
+    fd.call(complete_second_factor, reset.challenge, CTX, webauthn_response=key.assertion(options))
+
+    stored = dump(engine)
+    logs = caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records)
+    canonical = [normalise(c) or "" for c in codes]
+    secrets = [enrolment.secret, login.challenge, by_code.challenge, reset.challenge, new_password, *codes, *canonical]
+    for secret in secrets:
+        assert secret not in stored
+        assert secret not in logs
+    assert enrolment.secret.lower() not in stored.lower()
+    for token in (login.challenge, reset.challenge):
+        assert crypto.digest(token).hex() in stored  # what is stored instead

@@ -13,7 +13,7 @@ from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCrede
 from frontdesk.models import UserSession
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import set_banned
-from frontdesk.service.context import NO_CONTEXT, RequestContext
+from frontdesk.service.context import NO_CONTEXT, Principal, RequestContext
 from frontdesk.service.sessions import (
     authenticate,
     create_api_key,
@@ -25,7 +25,7 @@ from tests.factories import PASSWORD, make_session, make_user
 from tests.mailbox import outbox
 
 
-def auth(fd: Frontdesk, token: str, *, api: bool = False):  # type: ignore[no-untyped-def]
+def auth(fd: Frontdesk, token: str, *, api: bool = False) -> Principal | None:
     return fd.read(authenticate, token, is_api_key=api)
 
 

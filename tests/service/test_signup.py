@@ -13,6 +13,7 @@ from frontdesk.errors import (
     InvalidUsername,
     PasswordTooLong,
     PasswordTooShort,
+    RateLimited,
     TokenInvalid,
     UsernameTaken,
 )
@@ -81,8 +82,8 @@ def test_bad_signup_is_refused_and_changes_nothing(
 
 
 def test_password_limits_count_characters_as_typed(fd: Frontdesk) -> None:
-    signup(fd, password="é" * 256, username="accents")  # 256 characters, 512 bytes: allowed
-    signup(fd, password="  spaces  ", username="spaces", email="s@example.com")  # kept as typed
+    signup(fd, password="éè" * 128, username="accents")  # 256 characters, 512 bytes: allowed
+    signup(fd, password="  spaces  ", username="blanks", email="s@example.com")  # kept as typed
     assert len(outbox(fd, "signup_confirm")) == 2
 
 
@@ -107,3 +108,47 @@ def test_two_pending_signups_for_one_username_make_one_user(fd: Frontdesk) -> No
     fd.call(confirm_signup, first, CTX)
     with pytest.raises(UsernameTaken):
         fd.call(confirm_signup, second, CTX)
+
+
+def test_the_confirmation_email_carries_nothing_the_requester_typed_but_the_address(fd: Frontdesk) -> None:
+    spam = "Win a prize at evil.example"
+    signup(fd, name=spam)
+    [email] = outbox(fd, "signup_confirm", to="new@example.com")
+    for body in (email.text_body, email.html_body, email.subject):
+        assert "evil.example" not in body and "newbie" not in body
+    result = fd.call(confirm_signup, token_from(email), CTX)
+    assert result.user.name == spam  # the name is kept for the account, just not mailed unverified
+
+
+def test_a_password_containing_the_username_or_email_is_refused_at_signup(fd: Frontdesk) -> None:
+    for password in ("newbie is my name", "NEW-PERSON@home", "zzzzzzzzzz"):
+        fields = {"username": "newbie", "email": "new-person@example.com", "password": password}
+        with pytest.raises(InsecurePassword):
+            signup(fd, **fields)
+    assert outbox(fd) == []
+
+
+def test_signups_are_limited_per_ip_before_any_hashing(fd: Frontdesk) -> None:
+    strict = Frontdesk(fd.settings.model_copy(update={"signups_per_ip": 3}), clock=fd.deps.clock)
+    hashes: list[str] = []
+    real_hash = strict.deps.hasher.hash
+
+    def counting(password: str) -> str:
+        hashes.append(password)
+        return real_hash(password)
+
+    strict.deps.hasher.hash = counting  # type: ignore[method-assign]
+    try:
+        for i in range(3):
+            strict.call(
+                request_signup, ctx=CTX, email=f"n{i}@example.com", username=f"newbie{i}", password=PASSWORD, name="N"
+            )
+        hashed = len(hashes)
+        with pytest.raises(RateLimited):
+            strict.call(
+                request_signup, ctx=CTX, email="n9@example.com", username="newbie9", password=PASSWORD, name="N"
+            )
+        assert len(hashes) == hashed, "an over-limit signup was hashed"
+        assert len(outbox(strict, "signup_confirm")) == 3
+    finally:
+        strict.close()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import httpx
 import pytest
@@ -25,15 +25,26 @@ from tests.databases import BACKENDS as BACKENDS
 from tests.databases import throwaway_database
 from tests.fast import fast_settings
 from tests.live import LiveServer, start_server
+from tests.waiting import wait_until
 
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 
 
-def latest_email(client: httpx.Client, to: str, subject_has: str = "") -> dict[str, str]:
-    for email in client.get("/dev/mail.json").json():
-        if email["to"] == to and subject_has.lower() in email["subject"].lower():
-            return dict(email)
+def latest_email(client: httpx.Client, to: str, subject_has: str = "", wait: float = 5.0) -> dict[str, str]:
+    """The newest email to `to` whose subject has `subject_has`, waiting up to `wait` seconds:
+    "email me a link" answers first and queues the email just after the response."""
+    found: list[dict[str, str]] = []
+
+    def look() -> bool:
+        for email in client.get("/dev/mail.json").json():
+            if email["to"] == to and subject_has.lower() in email["subject"].lower():
+                found.append(dict(email))
+                return True
+        return False
+
+    if wait_until(look, timeout=wait, interval=0.05):
+        return found[0]
     raise AssertionError(f"no email to {to} containing {subject_has!r}")
 
 
@@ -43,9 +54,21 @@ def token_in(email: dict[str, str]) -> str:
     return match.group(1)
 
 
-def sign_up(
-    client: httpx.Client, username: str, email: str | None = None, password: str = PASSWORD
-) -> dict[str, object]:
+class SessionBody(TypedDict):
+    id: int
+    expiry: str
+    long_lived: bool
+
+
+class AuthBody(TypedDict):
+    """The contract's auth result."""
+
+    user_id: int
+    username: str
+    session: SessionBody
+
+
+def sign_up(client: httpx.Client, username: str, email: str | None = None, password: str = PASSWORD) -> AuthBody:
     """Sign up and confirm through the API; the client ends up signed in. Returns the auth result."""
     email = email or f"{username}@example.com"
     response = client.post(
@@ -55,7 +78,8 @@ def sign_up(
     token = token_in(latest_email(client, email, "confirm"))
     confirmed = client.post("/v1/signup/confirm", json={"token": token})
     assert confirmed.status_code == 200, confirmed.text
-    return dict(confirmed.json())
+    body: AuthBody = confirmed.json()
+    return body
 
 
 def log_in(client: httpx.Client, user: str, password: str = PASSWORD, remember: bool = False) -> httpx.Response:
@@ -185,7 +209,7 @@ def make_account(server: LiveServer, *, superuser: bool = False, prefix: str = "
 
 @contextmanager
 def signed_in(
-    server: LiveServer, account: Account, *, remember: bool = False, **client_args: object
+    server: LiveServer, account: Account, *, remember: bool = False, **client_args: Any
 ) -> Iterator[httpx.Client]:
     """A browser-like client on the public origin, signed in as `account` (a new cookie session)."""
     with server.client(**client_args) as client:
@@ -280,7 +304,7 @@ def shared_server(
         url = contract_database(request, backend, config)
         factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
         server = start_server(url, factory.mktemp(f"server-{backend}-{config}"), extra_env=CONFIGS[config])
-        request.config.add_cleanup(server.stop)
+        request.config.add_cleanup(server.stop_now)
         _servers[key] = server
     assert server.process.poll() is None, f"the shared server died:\n{server.log()}"
     return server

@@ -140,7 +140,7 @@ def test_five_sessions_in_pages_of_three(server: LiveServer) -> None:
     "params",
     [{"page_token": "garbage!"}, {"page_token": "W10"}, {"page_size": 0}, {"page_size": 101}, {"page_size": "ten"}],
 )
-def test_bad_page_token_or_size_is_invalid_request(server: LiveServer, params: dict[str, object]) -> None:
+def test_bad_page_token_or_size_is_invalid_request(server: LiveServer, params: dict[str, str | int]) -> None:
     with signed_in(server, make_account(server)) as browser:
         assert error_code(browser.get("/v1/sessions", params=params), 400) == "invalid_request"
 

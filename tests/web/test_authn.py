@@ -185,6 +185,26 @@ def test_two_session_cookies_in_two_headers_are_refused_on_the_account_page(
         assert response.headers["cache-control"] == "no-store"
 
 
+def cleared(response: httpx.Response) -> bool:
+    """Whether the response clears the session cookie (`Max-Age=0`)."""
+    return any(
+        h.startswith('frontdesk-session=""') and "Max-Age=0" in h for h in response.headers.get_list("set-cookie")
+    )
+
+
+def test_logout_with_two_session_cookies_ends_neither_but_clears_the_cookies(
+    server: LiveServer, tokens: tuple[str, str]
+) -> None:
+    with httpx.Client(base_url=server.url, headers={"Origin": server.url}) as browser:
+        api = browser.post("/v1/logout", headers=two_cookies(*tokens))
+        assert api.status_code == 204 and cleared(api)
+        page = browser.post("/logout", headers=two_cookies(*tokens), follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login?notice=signed-out"
+        assert cleared(page)
+        for token in tokens:  # which one was this browser's can't be told: neither is ended
+            assert browser.get("/v1/verify", headers={"Cookie": f"frontdesk-session={token}"}).status_code == 200
+
+
 def test_two_session_cookies_in_two_headers_are_refused_by_the_library(
     server: LiveServer, tokens: tuple[str, str]
 ) -> None:

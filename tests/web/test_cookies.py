@@ -12,6 +12,7 @@ from tests.live import LiveServer
 from tests.web.helpers import (
     BACKENDS,
     STRICT_PUBLIC_URL,
+    SetCookie,
     bearer,
     cookie,
     create_api_key,
@@ -27,7 +28,7 @@ from tests.web.helpers import (
     utc_time,
 )
 
-SESSION, USER_ID = "frontdesk-session", "frontdesk-user-id"
+SESSION, USER_ID, DEVICE = "frontdesk-session", "frontdesk-user-id", "frontdesk-device"
 
 
 def check_login_cookies(response: httpx.Response, *, secure: bool) -> str:
@@ -35,7 +36,8 @@ def check_login_cookies(response: httpx.Response, *, secure: bool) -> str:
     assert response.status_code == 200, response.text
     body = response.json()
     cookies = set_cookies(response)
-    assert set(cookies) == {SESSION, USER_ID}
+    assert set(cookies) == {SESSION, USER_ID, DEVICE}
+    check_device_cookie(cookies[DEVICE], secure=secure)
     session, user_id = cookies[SESSION], cookies[USER_ID]
     assert user_id.value == str(body["user_id"])
     assert len(session.value) >= 40
@@ -53,6 +55,15 @@ def check_login_cookies(response: httpx.Response, *, secure: bool) -> str:
     assert "httponly" in session.attributes, "the session cookie must be HttpOnly"
     assert "httponly" not in user_id.attributes, "the user id cookie is for scripts to read"
     return session.value
+
+
+def check_device_cookie(device: SetCookie, *, secure: bool) -> None:
+    """The device cookie: signed, HttpOnly, 400 days whatever the session's lifetime."""
+    assert device.value.startswith("1.") and len(device.value.split(".")) == 4
+    assert device.attributes.get("max-age") == str(400 * 86400)
+    assert "httponly" in device.attributes and device.attributes.get("path") == "/"
+    assert device.attributes.get("samesite", "").lower() == "lax"
+    assert ("secure" in device.attributes) is secure
 
 
 def check_cleared(response: httpx.Response, *, secure: bool) -> None:
@@ -86,13 +97,15 @@ def test_remembered_session_cookies_expire_with_the_session(server: LiveServer) 
         assert abs(lifetime - timedelta(days=730)) < timedelta(seconds=10), "the default is 730 days"
 
 
-def test_logout_clears_both_cookies(server: LiveServer) -> None:
+def test_logout_clears_both_cookies_and_keeps_the_device_cookie(server: LiveServer) -> None:
     account = make_account(server)
     with signed_in(server, account) as browser:
+        device = browser.cookies[DEVICE]
         response = browser.post("/v1/logout")
         assert response.status_code == 204
         check_cleared(response, secure=False)
         assert SESSION not in browser.cookies and USER_ID not in browser.cookies
+        assert browser.cookies[DEVICE] == device
     with server.client() as anonymous:
         check_cleared(anonymous.post("/v1/logout"), secure=False)
 

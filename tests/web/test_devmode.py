@@ -23,7 +23,7 @@ from frontdesk.serving import is_loopback_host
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_app
 from frontdesk.web.pages.csrf import CsrfTokens
-from tests.web.conftest import LiveServer, free_port, start_server
+from tests.live import LiveServer, free_port, start_server
 from tests.web.helpers import BACKENDS, PASSWORD, TRUSTED_PROXY, error_code, run_async, shared_server, unique
 
 BROWSER = "b" * 43
@@ -76,7 +76,7 @@ def test_an_in_memory_database_gets_a_secret_of_its_own_and_no_file(tmp_path: Pa
 
 def test_a_configured_secret_wins_and_production_still_requires_one(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "frontdesk.db")
-    settings = Settings(database_url=url, secret="s" * 32)  # type: ignore[arg-type]
+    settings = Settings(database_url=url, secret="s" * 32)
     assert settings.secret is not None and settings.secret.get_secret_value() == "s" * 32
     assert not (tmp_path / "frontdesk.db-secret").exists()
     with pytest.raises(ValidationError, match="FRONTDESK_ENV=production"):

@@ -74,4 +74,4 @@ def test_development_without_a_token_is_open_and_a_token_holds_everywhere(tmp_pa
 
 def test_a_short_token_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="metrics_token"):
-        Settings(database_url="sqlite://", metrics_token="short")  # type: ignore[arg-type]
+        Settings(database_url="sqlite://", metrics_token="short")

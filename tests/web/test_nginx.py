@@ -44,7 +44,7 @@ class Echo(BaseHTTPRequestHandler):
     received: list[dict[str, object]]
 
     def do_GET(self) -> None:
-        seen = {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
+        seen: dict[str, object] = {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
         self.received.append(seen)
         body = json.dumps(seen).encode()
         self.send_response(200)

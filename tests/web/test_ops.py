@@ -10,6 +10,7 @@ import pytest
 from frontdesk.settings import Settings
 from frontdesk.web.app import create_app
 from tests.live import LiveServer
+from tests.waiting import wait_until
 from tests.web.helpers import (
     BACKENDS,
     PASSWORD,
@@ -111,5 +112,7 @@ def test_production_has_no_dev_mailbox_but_keeps_the_outbox(request: pytest.Fixt
             assert error_code(client.get(path), 404) == "not_found"
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.post("/v1/password-reset", json={"user": account.email}).status_code == 202
+    # the lookup and email happen after the 202 (contract section 4): wait for it
+    assert wait_until(lambda: bool(outbox_to(strict, account.email)), timeout=10, interval=0.05)
     (reset,) = outbox_to(strict, account.email)
     assert reset.subject.lower().startswith("reset") and f"{STRICT_PUBLIC_URL}/" in reset.text

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
+from starlette.requests import Request
 
+from frontdesk.web.credentials import ClientAddress, parse_address
 from tests.live import LiveServer
 from tests.web.helpers import (
     TRUSTED_PROXY,
@@ -103,11 +106,67 @@ def recorded_ip(server: LiveServer, account: Account, source: str, forwarded_for
         ("127.0.0.1", "81.2.69.142", ("127.0.0.1", "Unknown")),
         ("127.0.0.1", None, ("127.0.0.1", "Unknown")),
         ("127.0.0.3", "8.8.8.8", ("127.0.0.3", "Unknown")),
+        (TRUSTED_PROXY, "81.2.69.142:4711", ("81.2.69.142", "United Kingdom")),
+        (TRUSTED_PROXY, "[2001:db8::1]", ("2001:db8::1", "Unknown")),
+        (TRUSTED_PROXY, "198.51.100.1, [2001:db8::1]:443", ("2001:db8::1", "Unknown")),
+        (TRUSTED_PROXY, "[2001:db8::1]:x", (TRUSTED_PROXY, "Unknown")),
     ],
-    ids=["trusted", "trusted-chain", "trusted-hops", "trusted-garbage", "trusted-none", "untrusted", "direct", "other"],
+    ids=[
+        "trusted",
+        "trusted-chain",
+        "trusted-hops",
+        "trusted-garbage",
+        "trusted-none",
+        "untrusted",
+        "direct",
+        "other",
+        "ipv4-port",
+        "ipv6-brackets",
+        "ipv6-brackets-port",
+        "bad-port",
+    ],
 )
 def test_forwarded_for_is_honoured_only_from_trusted_proxies(
     server: LiveServer, source: str, forwarded_for: str | None, expected: tuple[str, str]
 ) -> None:
     account = make_account(server)
     assert recorded_ip(server, account, source, forwarded_for) == expected
+
+
+def connection_from(peer: str, forwarded_for: str | None = None) -> Request:
+    headers = [(b"x-forwarded-for", forwarded_for.encode())] if forwarded_for else []
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers, "client": (peer, 5000)})
+
+
+def test_requests_from_a_private_address_without_trusted_proxies_warn_once(caplog: pytest.LogCaptureFixture) -> None:
+    address = ClientAddress(())
+    with caplog.at_level(logging.WARNING, logger="frontdesk.web.credentials"):
+        assert address.of(connection_from("8.8.8.8")) == "8.8.8.8"
+        assert caplog.records == []
+        for _ in range(3):
+            assert address.of(connection_from("10.1.2.3", "81.2.69.142")) == "10.1.2.3"
+    warnings = [r for r in caplog.records if r.getMessage() == "client_address.private_without_trusted_proxies"]
+    assert len(warnings) == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="frontdesk.web.credentials"):
+        assert ClientAddress(("10.0.0.0/8",)).of(connection_from("10.1.2.3", "81.2.69.142:80")) == "81.2.69.142"
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "address"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("203.0.113.9:4711", "203.0.113.9"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        (" 2001:DB8::1 ", "2001:db8::1"),
+        ("203.0.113.9:port", None),
+        ("[2001:db8::1", None),
+        ("[2001:db8::1]443", None),
+        ("unknown", None),
+        ("", None),
+    ],
+)
+def test_forwarded_for_entries_parse_to_their_address(entry: str, address: str | None) -> None:
+    assert parse_address(entry) == address

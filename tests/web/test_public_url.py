@@ -9,7 +9,7 @@ import pytest
 
 from frontdesk.serving import plan_public_url, served_url
 from frontdesk.settings import Settings
-from tests.web.conftest import LiveServer, free_port, start_server
+from tests.live import LiveServer, free_port, start_server
 from tests.web.helpers import BACKENDS, error_code, latest_email, token_in, unique
 
 
@@ -36,7 +36,7 @@ def test_the_plan_follows_only_in_development_and_only_when_unset(tmp_path: Path
     other = plan_public_url(Settings(database_url=db, public_url="http://127.0.0.1:8000"), "127.0.0.1", 18100)
     assert other.follow is None and other.warning and other.note is not None
     assert "http://127.0.0.1:8000" in other.note and "http://127.0.0.1:18100" in other.note
-    production = Settings(database_url=db, env="production", secret="s" * 32)  # type: ignore[arg-type]
+    production = Settings(database_url=db, env="production", secret="s" * 32)
     assert plan_public_url(production, "127.0.0.1", 18100).follow is None
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.live import LiveServer
+from tests.waiting import wait_until
 from tests.web.helpers import (
     BACKENDS,
     STRICT_PUBLIC_URL,
@@ -83,6 +85,28 @@ def test_emails_stop_but_the_answer_does_not_change(server: LiveServer) -> None:
         answers.append(client.post("/v1/password-reset", json={"user": account.email}))
         assert {(a.status_code, a.text) for a in answers} == {(202, answers[0].text)}
         assert all("retry-after" not in a.headers for a in answers)
+    wait_until(lambda: len(outbox_to(server, account.email)) >= 2)  # queued just after each answer
+    time.sleep(0.5)  # and no third one comes
     emails = outbox_to(server, account.email)
     assert len(emails) == 2, [e.subject for e in emails]
     assert all("sign-in link" in e.subject for e in emails)
+
+
+def test_a_device_that_signed_in_before_passes_a_locked_address(server: LiveServer) -> None:
+    account = make_account(server)
+    ip = new_ip()
+    with client_at(server, ip) as client:
+        signed = log_in(client, account.username)
+        assert signed.status_code == 200
+        device = signed.cookies["frontdesk-device"]
+        assert client.post("/v1/logout").status_code == 204
+        for _ in range(5):  # someone else at this address guesses random names
+            assert error_code(log_in(client, unique("guess"), "wrong password"), 401) == "invalid_credentials"
+        check_limited(log_in(client, account.username))  # no device cookie: the address is locked
+    headers = {"Cookie": f"frontdesk-device={device}"}  # the Secure cookie, sent by hand over plain http
+    with client_at(server, ip) as client:
+        assert log_in(client, account.username, remember=False).status_code == 429
+        client.headers.update(headers)
+        assert log_in(client, account.username).status_code == 200, "a known device was locked out"
+        assert error_code(log_in(client, account.username, "wrong password"), 401) == "invalid_credentials"
+        check_limited(log_in(client, unique("guess")))  # the cookie opens only its own accounts

@@ -85,6 +85,18 @@ KINDS: Mapping[str, EmailKind] = _kinds(
         frozenset({"name", "key_name", "expiry", "device"}),
         carries_secret=False,
     ),
+    EmailKind(
+        "identity_linked",
+        "A sign-in provider was linked to your {product} account",
+        frozenset({"name", "provider", "when", "ip_address", "browser"}),
+        carries_secret=False,
+    ),
+    EmailKind(
+        "identity_unlinked",
+        "A sign-in provider was removed from your {product} account",
+        frozenset({"name", "provider", "when", "ip_address", "browser"}),
+        carries_secret=False,
+    ),
 )
 
 

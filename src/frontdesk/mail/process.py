@@ -1,13 +1,11 @@
-"""Run the mail worker as its own process (`frontdesk mail-worker`, `python -m frontdesk.mail`)
-or on a thread inside the server (`start_worker`)."""
+"""Run the mail worker as its own process (`run_worker`, behind `frontdesk mail-worker`) or on a
+thread inside the server (`start_worker`)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import threading
-from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,7 +14,7 @@ from frontdesk.clock import Clock, SystemClock
 from frontdesk.db import make_engine, make_sessionmaker
 from frontdesk.mail.transports import Transport, transport_from_settings
 from frontdesk.mail.worker import DEFAULT_BATCH, DeliveryReport, MailWorker, deliver_pending
-from frontdesk.settings import Settings, load_settings
+from frontdesk.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +77,3 @@ def run_worker(
         return worker.totals
     finally:
         engine.dispose()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m frontdesk.mail", description="Send queued emails.")
-    parser.add_argument("--once", action="store_true", help="send everything due now, then exit")
-    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="emails claimed per tick")
-    parser.add_argument("--poll-seconds", type=float, default=1.0, help="wait between empty ticks")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    report = run_worker(
-        load_settings(), once=args.once, batch=max(1, args.batch), poll_interval=timedelta(seconds=args.poll_seconds)
-    )
-    print(f"sent={report.sent} retried={report.retried} failed={report.failed} released={report.released}")
-    return 0

@@ -2,6 +2,13 @@
 
 from frontdesk.models.audit import AuthEvent as AuthEvent
 from frontdesk.models.base import Base as Base
+from frontdesk.models.challenges import SecondFactorChallenge as SecondFactorChallenge
+from frontdesk.models.challenges import WebAuthnChallenge as WebAuthnChallenge
+from frontdesk.models.factors import RecoveryCode as RecoveryCode
+from frontdesk.models.factors import TotpFactor as TotpFactor
+from frontdesk.models.factors import WebAuthnCredential as WebAuthnCredential
+from frontdesk.models.identity import Identity as Identity
+from frontdesk.models.identity import OAuthFlow as OAuthFlow
 from frontdesk.models.outbox import OutboxEmail as OutboxEmail
 from frontdesk.models.ratelimit import RateLimitBucket as RateLimitBucket
 from frontdesk.models.session import UserSession as UserSession

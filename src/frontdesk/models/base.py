@@ -58,3 +58,12 @@ class Base(MappedAsDataclass, DeclarativeBase, kw_only=True):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if table is not None and [column.name for column in table.primary_key] == ["id"]:
+            # ids are public (sessions' travel to upstream apps): never hand one out twice. SQLite
+            # reuses max(rowid) + 1 after deletes unless the table says AUTOINCREMENT; PostgreSQL's
+            # sequences never reuse a value.
+            table.dialect_kwargs["sqlite_autoincrement"] = True

@@ -43,11 +43,28 @@ class UserSession(Base, kw_only=True):
     user_agent: Mapped[str | None] = mapped_column(String(512), default=None)
     # an API key's name, chosen by its owner
     name: Mapped[str | None] = mapped_column(String(100), default=None)
+    # authentication assurance: 1 = one factor; 2 = two factors, or a passkey with user verification
+    aal: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
+    # the factors proved, comma-separated in the order proved ("password,totp"); see `factor_list`
+    factors: Mapped[str] = mapped_column(String(100), server_default="", default="")
+    # the last time a factor was proved in this session (sign-in or re-authentication);
+    # NULL only on sessions older than second factors, read as `created` (see `authenticated`)
+    authenticated_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
         # equality lookups only; a hash index is smaller and flat as the table grows
         Index("ix_sessions_by_token_hash", "token_hash", postgresql_using="hash"),
     )
+
+    @property
+    def authenticated(self) -> datetime:
+        """When a factor was last proved in this session."""
+        return self.authenticated_at or self.created
+
+    @property
+    def factor_list(self) -> list[str]:
+        """`factors` as a list (`["password", "totp"]`)."""
+        return [f for f in self.factors.split(",") if f]
 
     @hybrid_method
     def is_valid_at(self, now: datetime, idle_ttl: timedelta) -> bool:

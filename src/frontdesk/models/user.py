@@ -26,8 +26,9 @@ class User(Base, kw_only=True):
     email: Mapped[str] = mapped_column(String(320))
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Argon2id hash string (it names its own parameters); never logged, never in repr
-    hashed_password: Mapped[str] = mapped_column(String(200), repr=False)
+    # Argon2id hash string (it names its own parameters); never logged, never in repr.
+    # NULL for an account made by social sign-in until a password reset sets one.
+    hashed_password: Mapped[str | None] = mapped_column(String(200), repr=False)
     created: Mapped[datetime]
     last_active: Mapped[datetime]
     is_superuser: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)

@@ -25,18 +25,19 @@ def create_user(
     *,
     email: str,
     username: str,
-    password: str,
+    password: str | None,
     name: str,
     ctx: RequestContext,
     is_superuser: bool = False,
     hashed_password: str | None = None,
 ) -> User:
-    """Create a user after checking every rule; `hashed_password` skips hashing for a verified signup."""
+    """Create a user after checking every rule; `hashed_password` skips hashing for a verified signup,
+    and `password=None` (without a hash) makes an account with no password (social sign-in)."""
     username, ukey = username_forms(username)
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
-    if hashed_password is None:
-        check_password(password, deps.settings.product_name)
+    if hashed_password is None and password is not None:
+        check_password(password, deps.settings.product_name, username=username, email=shown_email)
         hashed_password = deps.hasher.hash(password)
     if store.get_by_username_key(db, ukey) is not None:
         raise UsernameTaken()
@@ -87,11 +88,11 @@ def check_user_password(db: Session, deps: Deps, user: User | None, password: st
     if user is None:
         deps.hasher.burn(password)
         return False
-    if not deps.hasher.verify(user.hashed_password, password):
+    # an account without a password (made by social sign-in) costs the same and never matches
+    if not deps.hasher.verify(user.hashed_password, password) or user.hashed_password is None:
         return False
     if deps.hasher.needs_rehash(user.hashed_password):
-        user.hashed_password = deps.hasher.hash(password)
-        store.set_password_hash(db, user.id, user.hashed_password)
+        user.hashed_password = deps.hasher.hash(password)  # written once, at the flush
     return True
 
 
@@ -111,8 +112,12 @@ def check_own_password(db: Session, deps: Deps, user: User, password: str, ctx: 
 
 def set_password(db: Session, deps: Deps, user: User, new_password: str, ctx: RequestContext) -> None:
     """Store a new password, end outstanding login/reset tokens and tell the user by email."""
-    user.hashed_password = deps.hasher.hash(new_password)
-    store.set_password_hash(db, user.id, user.hashed_password)
+    set_password_hash(db, deps, user, deps.hasher.hash(new_password), ctx)
+
+
+def set_password_hash(db: Session, deps: Deps, user: User, hashed_password: str, ctx: RequestContext) -> None:
+    """`set_password` with the Argon2 hash already made (a reset waiting for its second step)."""
+    user.hashed_password = hashed_password  # written once, at the flush
     now = deps.clock.now()
     token_store.revoke_for_user(db, LoginToken, user.id, now)
     token_store.revoke_for_user(db, PasswordResetToken, user.id, now)
@@ -147,7 +152,9 @@ def change_password(
     if user is None:
         raise InvalidCredentials()
     check_own_password(db, deps, user, old_password, ctx, event="password.change_refused")
-    check_password(new_password, deps.settings.product_name, field="new_password")
+    check_password(
+        new_password, deps.settings.product_name, field="new_password", username=user.username, email=user.email
+    )
     set_password(db, deps, user, new_password, ctx)
     ended = session_store.end_for_user(
         db, user.id, deps.clock.now(), except_session_id=principal.session_id, cookies_only=keep_api_keys

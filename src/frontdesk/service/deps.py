@@ -24,4 +24,5 @@ class Deps:
             memory_cost_kib=settings.argon2_memory_cost_kib,
             parallelism=settings.argon2_parallelism,
         )
-        return cls(settings=settings, clock=clock or SystemClock(), hasher=PasswordHasher(params))
+        hasher = PasswordHasher(params, max_waiting=settings.hash_queue_limit)
+        return cls(settings=settings, clock=clock or SystemClock(), hasher=hasher)

@@ -39,14 +39,6 @@ def username_key(username: str) -> str:
     return username_forms(username)[1]
 
 
-def is_valid_username(username: str) -> bool:
-    try:
-        username_key(username)
-    except InvalidUsername:
-        return False
-    return True
-
-
 def normalise_email(email: str) -> tuple[str, str]:
     """(email as it will be shown and mailed to, canonical key) or InvalidEmail."""
     if len(email) > 320 or "\x00" in email:

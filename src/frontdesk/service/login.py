@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from frontdesk.errors import AccountSuspended, InvalidCredentials
+from frontdesk.errors import AccountSuspended, InvalidCredentials, RateLimited
 from frontdesk.models import LoginToken, User
-from frontdesk.service import audit, ratelimit
+from frontdesk.service import audit, known_devices, ratelimit
 from frontdesk.service.accounts import check_user_password
+from frontdesk.service.challenges import needs_second_factor, require_second_factor
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.identity import login_key
@@ -36,9 +37,15 @@ def login_with_password(
     # so its 429 says nothing about existence, and counting first keeps the limit exact.
     name_bucket = ratelimit.subject_key("login:name", key)
     ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None
-    ratelimit.take(db, deps, name_bucket, limit)
     if ip_bucket:
-        ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
+        try:
+            ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
+        except RateLimited:
+            # one address may be many people (or every client, behind an unconfigured proxy):
+            # a device that has signed in to this account before still gets its password checked
+            if visible is None or not known_devices.knows(deps, ctx.device, visible.id):
+                raise
+    ratelimit.take(db, deps, name_bucket, limit)
     # The account has a bucket too, however it is named, capping its real password checks. Over
     # it the answer is a wrong password's (as for a name that is no account): a 429 there would
     # tell that this spelling names the same account as the one being guessed.
@@ -49,7 +56,8 @@ def login_with_password(
             ratelimit.hit(db, deps, ip_bucket)
         audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
         raise InvalidCredentials()
-    assert visible is not None and account_bucket is not None
+    if visible is None or account_bucket is None:  # unreachable: a password only checks out against a real user
+        raise InvalidCredentials()
     for bucket in (name_bucket, account_bucket):  # only failures count
         ratelimit.give_back(db, deps, bucket)
     if visible.is_banned:
@@ -58,11 +66,21 @@ def login_with_password(
     return _sign_in(db, deps, visible, remember_device, ctx, via="password")
 
 
+# the factor each first-factor path proves, as sessions and second-factor challenges name it
+_FIRST_FACTOR = {"password": "password", "login_link": "email_link"}
+
+
 def _sign_in(db: Session, deps: Deps, user: User, long_lived: bool, ctx: RequestContext, *, via: str) -> AuthResult:
-    issued = issue_session(db, deps, user, ctx, long_lived=long_lived)
+    first_factor = _FIRST_FACTOR[via]
+    # A user with a second factor gets a challenge instead of a session (contract section 6).
+    if needs_second_factor(db, deps, user.id):
+        raise require_second_factor(
+            db, deps, user, ctx, purpose="login", first_factor=first_factor, remember_device=long_lived
+        )
+    issued = issue_session(db, deps, user, ctx, long_lived=long_lived, factors=(first_factor,))
     user.last_active = deps.clock.now()
     audit.record(db, deps, "login.succeeded", ctx, user_id=user.id, session_id=issued.session.id, detail=via)
-    return AuthResult(user, issued)
+    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))
 
 
 def request_login_link(db: Session, deps: Deps, login: str, ctx: RequestContext) -> None:

@@ -17,11 +17,19 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
-def check_password(password: str, product_name: str, field: str = "password") -> None:
+def check_password(
+    password: str,
+    product_name: str,
+    field: str = "password",
+    *,
+    username: str | None = None,
+    email: str | None = None,
+) -> None:
     """Raise a PasswordRejected subclass when the password breaks the policy.
 
     Length counts characters exactly as typed: no trimming, truncation or case folding. The
-    common-password and product-name checks ignore case, since "Password" is no safer than "password".
+    common-password, product-name, username and email checks ignore case, since "Password" is no
+    safer than "password"; the username and the email's local part count when they have 4+ characters.
     """
     if len(password) < MIN_LENGTH:
         raise PasswordTooShort(f"Passwords need at least {MIN_LENGTH} characters.", field=field)
@@ -31,3 +39,8 @@ def check_password(password: str, product_name: str, field: str = "password") ->
     names = {"frontdesk", product_name.lower()}
     if lowered in common_passwords() or any(lowered == n or (len(n) >= 4 and n in lowered) for n in names):
         raise InsecurePassword("That password is too common; choose another.", field=field)
+    if len(set(password)) == 1:
+        raise InsecurePassword("That password is one character repeated; choose another.", field=field)
+    for part, what in ((username, "your username"), (email.rpartition("@")[0] if email else None, "your email")):
+        if part and len(part) >= 4 and part.casefold() in password.casefold():
+            raise InsecurePassword(f"That password contains {what}; choose another.", field=field)

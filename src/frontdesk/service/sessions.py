@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -81,8 +82,14 @@ def issue_session(
     is_api_key: bool = False,
     name: str | None = None,
     ttl: timedelta | None = None,
+    factors: Sequence[str] = (),
+    aal: int = 1,
 ) -> IssuedSession:
-    """Create a cookie session or API key. A login always gets a new session (no fixation)."""
+    """Create a cookie session or API key. A login always gets a new session (no fixation).
+
+    `factors` are the factors just proved (`("password", "totp")`) and `aal` their assurance
+    level; an API key is always aal 1.
+    """
     now = deps.clock.now()
     token = crypto.new_api_key() if is_api_key else crypto.new_session_token()
     session = store.add(
@@ -98,6 +105,9 @@ def issue_session(
             ip_address=ctx.ip_address,
             user_agent=ctx.user_agent,
             name=name,
+            aal=1 if is_api_key else aal,
+            factors=",".join(factors),
+            authenticated_at=now,
         ),
     )
     return IssuedSession(token=token, session=session)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from frontdesk import crypto
 from frontdesk.errors import EmailTaken, InvalidUsername, TokenInvalid, UsernameTaken
 from frontdesk.models import SignupToken
-from frontdesk.service import audit, emails
+from frontdesk.service import audit, emails, known_devices, ratelimit
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
@@ -46,7 +46,9 @@ def request_signup(
     username, ukey = username_forms(username)
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
-    check_password(password, deps.settings.product_name)
+    check_password(password, deps.settings.product_name, username=username, email=shown_email)
+    if ctx.ip_address:  # counted first, before any hashing: signup is no free Argon2 pump
+        ratelimit.take(db, deps, ratelimit.subject_key("signup:ip", ctx.ip_address), deps.settings.signups_per_ip)
     if user_store.get_by_username_key(db, ukey) is not None:
         raise UsernameTaken()
     existing = user_store.get_by_email_key(db, ekey)
@@ -89,7 +91,9 @@ def request_signup(
         deps,
         kind="signup_confirm",
         to=shown_email,
-        context={"name": name, "link": emails.link(deps, "signup_confirm", token)},
+        # the address is not verified yet, so nothing the requester typed goes in (an attacker
+        # could otherwise send any text to any inbox under the product's name)
+        context={"name": "there", "link": emails.link(deps, "signup_confirm", token)},
     )
     audit.record(db, deps, "signup.requested", ctx)
 
@@ -116,4 +120,4 @@ def confirm_signup(db: Session, deps: Deps, token: str, ctx: RequestContext) -> 
         raise UsernameTaken() from None
     issued = issue_session(db, deps, user, ctx, long_lived=False)
     audit.record(db, deps, "signup.confirmed", ctx, user_id=user.id, session_id=issued.session.id)
-    return AuthResult(user, issued)
+    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))

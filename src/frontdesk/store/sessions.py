@@ -1,4 +1,6 @@
-"""Queries on `sessions`. Validity always comes from `UserSession.is_valid_at`, one rule for SQL and Python."""
+"""Queries on `sessions`. Every "is it valid" comes from the model (`UserSession.is_valid_at`, or
+`UserSession.valid_where` with bind parameters for the prepared principal query); cleanup's
+"dead before the cutoff" (`delete_dead_in_range`) is the other side of that rule, written here."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from frontdesk.models import User
@@ -33,7 +33,3 @@ def get_by_username_key(db: Session, key: str) -> User | None:
 
 def get_by_email_key(db: Session, key: str) -> User | None:
     return db.scalars(select(User).where(User.email_key == key)).first()
-
-
-def set_password_hash(db: Session, user_id: int, hashed_password: str) -> None:
-    db.execute(update(User).where(User.id == user_id).values(hashed_password=hashed_password))

@@ -13,10 +13,12 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from frontdesk.mail import MailWorker, start_worker
+from frontdesk.oidc_settings import OidcProviders, load_providers
 from frontdesk.runtime import Frontdesk
+from frontdesk.service.oidc_client import ProviderClients
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web import apidocs, errors, openapi, pages
-from frontdesk.web.api import account, admin, devmail, open, ops, proxy
+from frontdesk.web.api import account, admin, devmail, factors, oauth, open, ops, proxy
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.deps import Access, access, access_of
 from frontdesk.web.fastverify import VerifyFastPath
@@ -26,14 +28,20 @@ log = logging.getLogger(__name__)
 
 
 def create_app(
-    settings: Settings | None = None, *, frontdesk: Frontdesk | None = None, send_mail: bool = True
+    settings: Settings | None = None,
+    *,
+    frontdesk: Frontdesk | None = None,
+    send_mail: bool = True,
+    oidc_providers: OidcProviders | None = None,
 ) -> FastAPI:
-    """Build the app. Without arguments it reads the environment (what `frontdesk serve` does).
+    """Build the app. Without arguments it reads the environment (what `frontdesk serve` does);
+    social sign-in providers come from `FRONTDESK_OIDC_*` unless `oidc_providers` is given.
 
     On startup it starts the touch flusher and the mail sender; on shutdown it stops the sender
     and writes every pending `last_seen`/`api_calls` update before the process exits.
     """
     settings = settings or (frontdesk.settings if frontdesk else load_settings())
+    providers = oidc_providers if oidc_providers is not None else load_providers()
     fd = frontdesk or Frontdesk(settings)
 
     @asynccontextmanager
@@ -62,9 +70,10 @@ def create_app(
     )
     app.state.frontdesk = fd
     app.state.request_info = RequestInfo(settings)
+    app.state.oidc = ProviderClients(providers, fd.deps.clock)
     errors.install(app)
     openapi.install(app)
-    for module in (open, account, admin, proxy, ops, devmail):
+    for module in (open, factors, account, oauth, admin, proxy, ops, devmail):
         app.include_router(module.router)
     pages.install(app)  # hosted pages and their stylesheet
     if settings.api_docs_enabled:
@@ -74,7 +83,6 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NoSniffMiddleware)
     app.add_middleware(MetricsMiddleware)
-    app.state.verify_fast_path = fd.verify_lookup is not None
     return app
 
 

@@ -1,15 +1,17 @@
-"""The two login cookies and their lifetimes (contract section 3)."""
+"""The two login cookies and their lifetimes (contract section 3), and the device cookie (section 4)."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
 from frontdesk.runtime import Frontdesk
+from frontdesk.service import known_devices
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import end_current_session
 from frontdesk.settings import Settings
 from frontdesk.web.authn import SESSION_COOKIE, USER_ID_COOKIE, Headers, identify
+from frontdesk.web.credentials import DEVICE_COOKIE
 
 
 def no_store(response: Response) -> None:
@@ -34,6 +36,17 @@ def set_login_cookies(response: Response, result: AuthResult, settings: Settings
     response.set_cookie(
         USER_ID_COOKIE, str(result.user.id), expires=expires, path="/", secure=secure, httponly=False, samesite="lax"
     )
+    if result.device:
+        # kept on logout: it only says this browser has signed in to these accounts before
+        response.set_cookie(
+            DEVICE_COOKIE,
+            result.device,
+            max_age=int(known_devices.LIFETIME.total_seconds()),
+            path="/",
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+        )
 
 
 def clear_login_cookies(response: Response, settings: Settings) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from datetime import UTC
 from enum import StrEnum
 from typing import Any
 
@@ -44,6 +46,11 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CANNOT_DELETE_CURRENT_SESSION = "cannot_delete_current_session"
     MUST_CONFIRM = "must_confirm"
+    INVALID_CODE = "invalid_code"
+    MFA_REQUIRED = "mfa_required"  # not an error: the 202 of a first step (see `mfa_required`)
+    LAST_SIGN_IN_METHOD = "last_sign_in_method"
+    SOCIAL_SIGN_IN_FAILED = "social_sign_in_failed"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -85,7 +92,11 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.TokenInvalid, 400, ErrorCode.INVALID_TOKEN),
     (e.CannotDeleteCurrentSession, 400, ErrorCode.CANNOT_DELETE_CURRENT_SESSION),
     (e.MustConfirm, 400, ErrorCode.MUST_CONFIRM),
+    (e.LastSignInMethod, 400, ErrorCode.LAST_SIGN_IN_METHOD),
+    (e.ProviderUnavailable, 502, ErrorCode.PROVIDER_UNAVAILABLE),
+    (e.SocialSignInFailed, 400, ErrorCode.SOCIAL_SIGN_IN_FAILED),
     (e.InvalidCredentials, 401, ErrorCode.INVALID_CREDENTIALS),
+    (e.InvalidCode, 401, ErrorCode.INVALID_CODE),
     (Unauthenticated, 401, ErrorCode.UNAUTHENTICATED),
     (AmbiguousCredentials, 401, ErrorCode.AMBIGUOUS_CREDENTIALS),
     (e.AccountSuspended, 403, ErrorCode.ACCOUNT_SUSPENDED),
@@ -94,6 +105,8 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.UsernameTaken, 409, ErrorCode.USERNAME_TAKEN),
     (e.EmailTaken, 409, ErrorCode.EMAIL_TAKEN),
     (e.RateLimited, 429, ErrorCode.RATE_LIMITED),
+    (e.Overloaded, 503, ErrorCode.SERVICE_UNAVAILABLE),
+    (e.SecondFactorRequired, 202, ErrorCode.MFA_REQUIRED),
 ]
 
 # Answered by the middleware in front of the routes, for any unsafe request.
@@ -134,7 +147,7 @@ def status_for(exc: e.FrontdeskError) -> int:
 
 def headers_for(exc: e.FrontdeskError) -> dict[str, str]:
     """The headers an error's answer carries: `Retry-After` (whole seconds, at least 1) when it has one."""
-    if isinstance(exc, e.RateLimited):
+    if isinstance(exc, (e.RateLimited, e.Overloaded)):
         return {"Retry-After": retry_after_seconds(exc.retry_after.total_seconds())}
     return {}
 
@@ -156,6 +169,34 @@ def for_error(exc: e.FrontdeskError) -> JSONResponse:
         return error_response(500, ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
     status, code = entry
     return error_response(status, code, str(exc), headers_for(exc) or None)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method `/openapi.json` documents for the request's path. Starlette's own 405 names
+    only the first route's methods, so a path with a POST and a DELETE route would list one.
+    A literal path (`/v1/sessions/revoke-others`) wins over a template that also fits it."""
+    path = request.url.path
+    found: dict[int, set[str]] = {}  # by the number of path parameters of the template
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods = found.setdefault(template.count("{"), set())
+            methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    return ", ".join(sorted(found[min(found)])) if found else ""
+
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def mfa_required(outcome: e.SecondFactorRequired) -> JSONResponse:
+    """202 `{"status":"mfa_required","challenge","methods","expiry"}`: no session, no cookie."""
+    body = {
+        "status": "mfa_required",
+        "challenge": outcome.challenge,
+        "methods": outcome.methods,
+        "expiry": outcome.expiry.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    return JSONResponse(body, status_code=202, headers={"Cache-Control": "no-store"})
 
 
 def for_http_error(exc: StarletteHTTPException) -> JSONResponse:
@@ -205,45 +246,43 @@ def install(app: FastAPI) -> None:
             raise exc
         return error_response(400, ErrorCode.INVALID_REQUEST, _validation_message(exc))
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, StarletteHTTPException):
             raise exc
+        if exc.status_code == 405:
+            exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
         return for_http_error(exc)
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         DATABASE_OUTAGE.failed(exc, "request")
         return unavailable_response()
 
+    async def second_factor_required(_: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, e.SecondFactorRequired):  # registered for this class only
+            raise exc
+        return mfa_required(exc)
+
     app.add_exception_handler(e.FrontdeskError, frontdesk_error)
+    app.add_exception_handler(e.SecondFactorRequired, second_factor_required)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for kind in DATABASE_ERRORS:
         app.add_exception_handler(kind, database_unavailable)
-    _document_errors(app)
 
 
-def _document_errors(app: FastAPI) -> None:
-    """Make /openapi.json say what is really answered: validation errors are 400 `invalid_request`
-    (never FastAPI's 422), and every unsafe operation may be refused by the middleware."""
-    build = app.openapi
-    done: list[dict[str, Any]] = []
-
-    def openapi() -> dict[str, Any]:
-        schema = build()
-        if not done or done[0] is not schema:
-            for item in schema.get("paths", {}).values():
-                for method, operation in item.items():
-                    answers = operation.setdefault("responses", {})
-                    answers.pop("422", None)
-                    if method in UNSAFE_METHODS:
-                        for code, status in (*MIDDLEWARE_ERRORS.items(), (ErrorCode.INVALID_REQUEST, 400)):
-                            _add_code(answers, status, code)
-            for name in ("HTTPValidationError", "ValidationError"):
-                schema.get("components", {}).get("schemas", {}).pop(name, None)
-            done[:] = [schema]
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+def document_errors(schema: dict[str, Any]) -> None:
+    """Make the OpenAPI document say what is really answered: validation errors are 400
+    `invalid_request` (never FastAPI's 422), and every unsafe operation may be refused by the
+    middleware. (`openapi.install` applies it once to the built document.)"""
+    for item in schema.get("paths", {}).values():
+        for method, operation in item.items():
+            answers = operation.setdefault("responses", {})
+            answers.pop("422", None)
+            if method in UNSAFE_METHODS:
+                for code, status in (*MIDDLEWARE_ERRORS.items(), (ErrorCode.INVALID_REQUEST, 400)):
+                    _add_code(answers, status, code)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
 
 
 def _add_code(answers: dict[str, Any], status: int, code: ErrorCode) -> None:

@@ -30,5 +30,10 @@ def _user_id(user_id: Annotated[int, Path(description="A user's id.")]) -> int:
     return checked_id(user_id, "user")
 
 
+def _credential_id(credential_id: Annotated[int, Path(description="A security key's or passkey's id.")]) -> int:
+    return checked_id(credential_id, "security key")
+
+
 SessionId = Annotated[int, Depends(_session_id)]
+CredentialId = Annotated[int, Depends(_credential_id)]
 UserId = Annotated[int, Depends(_user_id)]

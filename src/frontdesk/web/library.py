@@ -107,7 +107,8 @@ class FrontdeskAuth:
         """
 
         async def refused(_: Request, exc: Exception) -> JSONResponse:
-            assert isinstance(exc, AuthError)
+            if not isinstance(exc, AuthError):  # registered for AuthError only
+                raise exc
             body = {"error": {"code": exc.code.value, "message": exc.detail}}
             return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
 
 
@@ -26,7 +27,7 @@ Password = Annotated[str, Field(max_length=4096), AfterValidator(_no_nul)]
 # characters, before any hashing, and the 64 KiB body limit bounds the size.
 NewPassword = Annotated[str, AfterValidator(_no_nul)]
 Login = Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
-Token = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_no_nul)]
+Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH), AfterValidator(_no_nul)]
 Timestamp = Annotated[
     datetime,
     PlainSerializer(_rfc3339, return_type=str),
@@ -187,3 +188,26 @@ class ApiKeyResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: str
+
+
+# --- social sign-in -------------------------------------------------------------------------------
+
+
+class IdentityItem(BaseModel):
+    """A linked sign-in provider account."""
+
+    id: int
+    provider: str
+    email: str | None
+    created: Timestamp
+    last_used: Timestamp
+
+
+class IdentityListResponse(BaseModel):
+    identities: list[IdentityItem]
+
+
+class RedirectBody(BaseModel):
+    """Where to send the browser next."""
+
+    redirect: str

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
 from tests.databases import BACKENDS, empty_database
 from tests.live import LiveServer, start_server
@@ -25,8 +25,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 # Realistic user agents, so the account page shows "Chrome on Mac OS X" rather than "HeadlessChrome"
 LAPTOP_UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -78,7 +78,7 @@ OpenPage = Callable[..., Page]
 def _opener(browser: Browser, server: LiveServer) -> Iterator[OpenPage]:
     contexts: list[BrowserContext] = []
 
-    def open_page(viewport: dict[str, int] = LAPTOP, user_agent: str = LAPTOP_UA, **options: object) -> Page:
+    def open_page(viewport: ViewportSize = LAPTOP, user_agent: str = LAPTOP_UA, **options: object) -> Page:
         """A page in a new browser context: a separate browser with its own cookies."""
         context = browser.new_context(
             base_url=server.url,

@@ -137,9 +137,75 @@ def test_links_from_emails_are_used_only_by_pressing_the_button(pages_server: Li
         assert weak.status_code == 400 and "too common" in (error_of(weak.text, "new_password") or "")
         done = submit(browser, page, "/reset-password", token=token, new_password="a brand new passphrase")
         assert done.status_code == 303 and done.headers["location"] == "/account?notice=password-reset"
-        again = submit(browser, page, "/reset-password", token=token, new_password="another new passphrase")
-        assert again.status_code == 400 and "invalid or has expired" in again.text
+        again = browser.get(page)  # used: the page says so at once, with no form to fill in
+        assert again.status_code == 400 and "has expired or was already used" in again.text
+        assert 'action="/reset-password"' not in again.text and 'href="/forgot-password"' in again.text
         assert browser.get("/reset-password").text.count("This link is incomplete") == 1
+
+
+def _emailed_links(browser: httpx.Client, name: str) -> dict[str, str]:
+    """A live reset, sign-in and signup link (page path) for a new user `name`."""
+    api_sign_up(browser, name)
+    browser.post("/v1/logout")
+    browser.post("/v1/password-reset", json={"user": name})
+    reset = token_in(latest_email(browser, f"{name}@example.com", "reset"))
+    browser.post("/v1/login-link", json={"user": name})
+    login = token_in(latest_email(browser, f"{name}@example.com", "sign-in"))
+    browser.post(
+        "/v1/signup",
+        json={"email": f"{name}2@example.com", "username": f"{name}2", "password": PASSWORD, "name": "Two"},
+    )
+    signup = token_in(latest_email(browser, f"{name}2@example.com", "confirm"))
+    return {
+        "/reset-password": f"/reset-password?token={reset}",
+        "/login-link/confirm": f"/login-link/confirm?token={login}",
+        "/signup/confirm": f"/signup/confirm?token={signup}",
+    }
+
+
+NEW_LINK = {"/reset-password": "/forgot-password", "/login-link/confirm": "/login-link", "/signup/confirm": "/signup"}
+
+
+def test_a_used_or_expired_link_says_so_on_opening(pages_server: LiveServer) -> None:
+    with pages_server.client() as browser:
+        for action, page in _emailed_links(browser, "hana").items():
+            live = browser.get(page)
+            assert live.status_code == 200 and f'action="{action}"' in live.text  # checked, not used
+            assert browser.get(page).status_code == 200
+            for dead in (page + "x", page.split("=")[0] + "=" + "A" * 43, page.split("=")[0] + "=" + "é" * 600):
+                shown = browser.get(dead)
+                assert shown.status_code == 400, (dead, shown.text)
+                assert "This link no longer works" in shown.text and "has expired or was already used" in shown.text
+                assert f'action="{action}"' not in shown.text and "Press the button" not in shown.text
+                assert f'href="{NEW_LINK[action]}"' in shown.text
+
+
+def test_pressing_the_button_on_a_link_that_died_shows_the_dead_link_page(pages_server: LiveServer) -> None:
+    with pages_server.client() as browser:
+        links = _emailed_links(browser, "ines")
+        forms = {action: browser.get(page).text for action, page in links.items()}  # opened while live
+        token = {action: page.split("=", 1)[1] for action, page in links.items()}
+        # each link is used elsewhere (another tab, the API) before its button is pressed here
+        assert browser.post("/v1/login-link/confirm", json={"token": token["/login-link/confirm"]}).status_code == 200
+        browser.post("/v1/logout")
+        assert (
+            browser.post(
+                "/v1/password-reset/confirm",
+                json={"token": token["/reset-password"], "new_password": "a new passphrase!"},
+            ).status_code
+            == 200
+        )
+        browser.post("/v1/logout")
+        assert browser.post("/v1/signup/confirm", json={"token": token["/signup/confirm"]}).status_code == 200
+        browser.post("/v1/logout")
+        fields = {"/reset-password": {"new_password": "yet another passphrase"}}
+        for action, html in forms.items():
+            data = {"csrf_token": csrf_token(html, action), "token": token[action], **fields.get(action, {})}
+            pressed = browser.post(action, data=data, follow_redirects=False)
+            assert pressed.status_code == 400, (action, pressed.text)
+            assert "has expired or was already used" in pressed.text
+            assert f'action="{action}"' not in pressed.text and "Press the button" not in pressed.text
+            assert f'href="{NEW_LINK[action]}"' in pressed.text
 
 
 def test_account_page_creates_an_api_key_shown_once_and_changes_the_password(pages_server: LiveServer) -> None:

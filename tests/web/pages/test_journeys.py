@@ -37,10 +37,12 @@ def test_sign_up_then_confirm_from_the_mailbox_signs_you_in(open_page: OpenPage)
     expect(this_device).to_have_count(1)
     expect(this_device).to_contain_text("Chrome Mobile on Android")
     expect(this_device).to_contain_text("127.0.0.1")
-    # the confirmation link worked once: opening it again and pressing the button fails readably
+    # the confirmation link worked once: opening it again says so at once, and offers a new one
     open_email_link(page, "alice@example.com", "/signup/confirm")
-    page.get_by_role("button", name="Confirm and sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("invalid or has expired")
+    expect(page.get_by_role("heading", name="This link no longer works")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("has expired or was already used")
+    expect(page.get_by_role("button", name="Confirm and sign in")).to_have_count(0)
+    expect(page.get_by_role("link", name="Sign up again for a new link")).to_be_visible()
 
 
 def test_a_session_revoked_on_the_account_page_is_signed_out_on_its_next_page(
@@ -126,10 +128,11 @@ def test_magic_link_signs_in_and_opening_it_never_uses_it(pages_server: LiveServ
     expect_signed_in(page, "dave")
 
     again = open_page()
-    again.goto(link)
-    again.get_by_role("button", name="Sign in").click()
-    expect(again.get_by_role("alert")).to_contain_text("invalid or has expired")
-    expect(again.get_by_role("link", name="Get a new sign-in link")).to_be_visible()
+    again.goto(link)  # used: said on opening, with the way to a new link
+    expect(again.get_by_role("alert")).to_contain_text("has expired or was already used")
+    expect(again.get_by_role("button", name="Sign in")).to_have_count(0)
+    again.get_by_role("link", name="Email me a new sign-in link").click()
+    expect(again.get_by_role("heading", name="Sign in with a link")).to_be_visible()
 
 
 def test_remember_this_browser_gives_a_persistent_cookie_and_unticked_a_session_one(

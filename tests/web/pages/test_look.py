@@ -148,6 +148,7 @@ def _pages(tokens: Tokens) -> list[tuple[str, Callable[[Page], None]]]:
         ("login-link-confirm", go(f"/login-link/confirm?token={tokens.login_link}")),
         ("forgot-password", go("/forgot-password")),
         ("reset-password", go(f"/reset-password?token={tokens.reset}")),
+        ("link-expired", go("/reset-password?token=used-or-expired-token-AAAAAAAAAAAAAAAAAAAAAAA")),
         ("sign-in", _sign_in),  # not photographed: signs the browser in for the pages below
         ("account", go("/account")),
         ("account-new-api-key", new_api_key),

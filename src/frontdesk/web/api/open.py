@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from frontdesk.service import login as login_service
 from frontdesk.service import reset, signup
 from frontdesk.service.sessions import end_current_session
-from frontdesk.web.api.results import signed_in
+from frontdesk.web.api.factors import MFA_REQUIRED
+from frontdesk.web.api.results import auth_response_with_cookies
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
 from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
+from frontdesk.web.later import run_after
 from frontdesk.web.outcomes import counted
 from frontdesk.web.schemas import (
     AuthResponse,
@@ -35,7 +37,9 @@ PASSWORD_ERRORS = (C.PASSWORD_TOO_SHORT, C.PASSWORD_TOO_LONG, C.INSECURE_PASSWOR
     "/signup",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=StatusResponse,
-    responses=responses(C.INVALID_EMAIL, C.INVALID_USERNAME, *PASSWORD_ERRORS, C.USERNAME_TAKEN, C.CSRF_FAILED),
+    responses=responses(
+        C.INVALID_EMAIL, C.INVALID_USERNAME, *PASSWORD_ERRORS, C.USERNAME_TAKEN, C.RATE_LIMITED, C.CSRF_FAILED
+    ),
 )
 @access(Access.OPEN)
 def request_signup(body: SignupRequest, fd: FD, ctx: Ctx) -> StatusResponse:
@@ -50,7 +54,7 @@ def request_signup(body: SignupRequest, fd: FD, ctx: Ctx) -> StatusResponse:
 @access(Access.OPEN)
 def confirm_signup(body: TokenRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
     """Use the emailed link: the user now exists and is signed in with a short-lived session."""
-    return signed_in(response, fd.call(signup.confirm_signup, body.token, ctx), fd.settings)
+    return auth_response_with_cookies(response, fd.call(signup.confirm_signup, body.token, ctx), fd.settings)
 
 
 @router.get("/usernames/{username}", response_model=UsernameResponse, responses=responses())
@@ -63,7 +67,7 @@ def username_status(username: str, fd: FD) -> UsernameResponse:
 @router.post(
     "/login",
     response_model=AuthResponse,
-    responses=responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.RATE_LIMITED, C.CSRF_FAILED),
+    responses={**responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.RATE_LIMITED, C.CSRF_FAILED), **MFA_REQUIRED},
 )
 @access(Access.OPEN)
 def login(request: Request, body: LoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
@@ -74,7 +78,7 @@ def login(request: Request, body: LoginRequest, fd: FD, ctx: Ctx, response: Resp
         lambda: fd.call(login_service.login_with_password, body.user, body.password, body.remember_device, ctx),
     )
     end_replaced_session(fd, request.scope["headers"], result, ctx)
-    return signed_in(response, result, fd.settings)
+    return auth_response_with_cookies(response, result, fd.settings)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(C.CSRF_FAILED))
@@ -121,13 +125,16 @@ def current_session(principal: MaybeCaller) -> CurrentSessionResponse:
     responses=responses(C.RATE_LIMITED),
 )
 @access(Access.OPEN)
-def request_login_link(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
-    """Email a one-time sign-in link if the user exists; the answer is the same either way."""
-    fd.call(login_service.request_login_link, body.user, ctx)
+def request_login_link(body: UserRequest, fd: FD, ctx: Ctx, tasks: BackgroundTasks) -> StatusResponse:
+    """Email a one-time sign-in link if the user exists; the answer is the same either way, and
+    comes before the lookup (which happens after the response, so timing tells nothing)."""
+    run_after(tasks, lambda: fd.call(login_service.request_login_link, body.user, ctx), "login_link")
     return StatusResponse(status="accepted")
 
 
-@router.post("/login-link/confirm", response_model=AuthResponse, responses=responses(C.INVALID_TOKEN))
+@router.post(
+    "/login-link/confirm", response_model=AuthResponse, responses={**responses(C.INVALID_TOKEN), **MFA_REQUIRED}
+)
 @access(Access.OPEN)
 def confirm_login_link(
     request: Request, body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response
@@ -136,7 +143,7 @@ def confirm_login_link(
         "login_link", lambda: fd.call(login_service.consume_login_link, body.token, body.remember_device, ctx)
     )
     end_replaced_session(fd, request.scope["headers"], result, ctx)
-    return signed_in(response, result, fd.settings)
+    return auth_response_with_cookies(response, result, fd.settings)
 
 
 @router.post(
@@ -146,16 +153,17 @@ def confirm_login_link(
     responses=responses(C.RATE_LIMITED),
 )
 @access(Access.OPEN)
-def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx) -> StatusResponse:
-    """Email a reset link if the user exists; the answer is the same either way."""
-    fd.call(reset.request_password_reset, body.user, ctx)
+def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx, tasks: BackgroundTasks) -> StatusResponse:
+    """Email a reset link if the user exists; the answer is the same either way, and comes before
+    the lookup (which happens after the response, so timing tells nothing)."""
+    run_after(tasks, lambda: fd.call(reset.request_password_reset, body.user, ctx), "reset")
     return StatusResponse(status="accepted")
 
 
 @router.post(
     "/password-reset/confirm",
     response_model=AuthResponse,
-    responses=responses(C.INVALID_TOKEN, *PASSWORD_ERRORS),
+    responses={**responses(C.INVALID_TOKEN, *PASSWORD_ERRORS), **MFA_REQUIRED},
 )
 @access(Access.OPEN)
 def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
@@ -164,4 +172,4 @@ def confirm_password_reset(body: PasswordResetConfirmRequest, fd: FD, ctx: Ctx, 
     result = fd.call(
         reset.complete_password_reset, body.token, body.new_password, ctx, keep_api_keys=body.keep_api_keys
     )
-    return signed_in(response, result, fd.settings)
+    return auth_response_with_cookies(response, result, fd.settings)

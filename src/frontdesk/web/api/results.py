@@ -10,7 +10,7 @@ from frontdesk.web.cookies import set_login_cookies
 from frontdesk.web.schemas import AuthResponse, SessionSummary
 
 
-def signed_in(response: Response, result: AuthResult, settings: Settings) -> AuthResponse:
+def auth_response_with_cookies(response: Response, result: AuthResult, settings: Settings) -> AuthResponse:
     """The auth result body, with the login cookies set on the response."""
     set_login_cookies(response, result, settings)
     session = result.issued.session

@@ -53,8 +53,3 @@ def safe_next(value: str | None, settings: Settings) -> str:
     if origin is None or origin not in trusted_origins(settings):
         return DEFAULT_NEXT
     return value
-
-
-def is_local(path: str) -> bool:
-    """A same-site path (what `safe_next` returns for relative targets)."""
-    return path.startswith("/") and not path.startswith("//")

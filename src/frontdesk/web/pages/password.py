@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import reset
 from frontdesk.web.cookies import set_login_cookies
 from frontdesk.web.deps import Access, access
-from frontdesk.web.pages.emailed import landing, request_link
+from frontdesk.web.pages.emailed import failed_use, landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
 
@@ -35,7 +36,7 @@ def forgot_submit(p: P, posted: Posted) -> Response:
 @access(Access.OPEN)
 def reset_page(p: P, token: str = "") -> Response:
     """The new-password form; the token is used only when the form is sent."""
-    return landing(p, "reset_password.html", token)
+    return landing(p, "reset_password.html", token, "password_reset")
 
 
 @router.post("/reset-password")
@@ -48,10 +49,10 @@ def reset_submit(p: P, posted: Posted) -> Response:
     if not form.invalid:
         try:
             keep = posted.get("keep_api_keys") == "1"
-            token = form.values["token"][:512]
+            token = form.values["token"][:MAX_TOKEN_LENGTH]
             result = p.fd.call(reset.complete_password_reset, token, new_password, p.ctx, keep_api_keys=keep)
         except FrontdeskError as exc:
-            form.error(exc)
+            return failed_use(p, "reset_password.html", form, exc, "password_reset")
         else:
             response = p.redirect("/account?notice=password-reset")
             set_login_cookies(response, result, p.settings)

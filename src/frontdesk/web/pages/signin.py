@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
@@ -14,10 +15,10 @@ from frontdesk.service.sessions import end_current_session
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, set_login_cookies
 from frontdesk.web.deps import Access, access
 from frontdesk.web.outcomes import counted
-from frontdesk.web.pages.emailed import landing, request_link
+from frontdesk.web.pages.emailed import failed_use, landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
-from frontdesk.web.pages.page import SIGNED_OUT, P
+from frontdesk.web.pages.page import SIGNED_OUT, P, PageRefused
 
 router = APIRouter(include_in_schema=False)
 Next = Annotated[str | None, Query(alias="next")]
@@ -33,7 +34,7 @@ REASONS = {
 }
 
 
-def signed_in(p: P, result: AuthResult, target: str) -> Response:
+def redirect_signed_in(p: P, result: AuthResult, target: str) -> Response:
     """Set the new session's cookies (ending a session of the same user this browser still had)."""
     end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
     response = p.redirect(target)
@@ -71,7 +72,7 @@ def login_submit(p: P, posted: Posted) -> Response:
         except FrontdeskError as exc:
             form.error(exc).focus = "password"  # the usual fix is retyping it
         else:
-            return signed_in(p, result, target)
+            return redirect_signed_in(p, result, target)
     return p.show("login.html", form, next=target, notice=None)
 
 
@@ -89,7 +90,10 @@ def logout_page(p: P) -> Response:
 @router.post("/logout")
 @access(Access.OPEN)
 def logout_submit(p: P, posted: Posted) -> Response:
-    caller = p.caller
+    try:
+        caller = p.caller
+    except PageRefused:  # two session cookies: end neither, but still clear this site's
+        caller = None
     if caller is None:
         response = p.redirect("/login?notice=signed-out")
         clear_login_cookies(response, p.settings)
@@ -124,7 +128,7 @@ def login_link_submit(p: P, posted: Posted) -> Response:
 @access(Access.OPEN)
 def login_link_confirm_page(p: P, token: str = "") -> Response:
     """Show a button: opening the link alone (as mail scanners do) never uses the token."""
-    return landing(p, "login_link_confirm.html", token)
+    return landing(p, "login_link_confirm.html", token, "login_link")
 
 
 @router.post("/login-link/confirm")
@@ -133,10 +137,10 @@ def login_link_confirm_submit(p: P, posted: Posted) -> Response:
     form = Form.from_posted(posted, keep=("token", "remember_device"))
     if not p.csrf_ok(posted):
         return p.show("login_link_confirm.html", form.expired())
-    token = posted.get("token", "")[:512]
+    token = posted.get("token", "")[:MAX_TOKEN_LENGTH]
     remember = posted.get("remember_device") == "1"
     try:
         result = counted("login_link", lambda: p.fd.call(login_service.consume_login_link, token, remember, p.ctx))
     except FrontdeskError as exc:
-        return p.show("login_link_confirm.html", form.error(exc))
-    return signed_in(p, result, "/account")
+        return failed_use(p, "login_link_confirm.html", form, exc, "login_link")
+    return redirect_signed_in(p, result, "/account")

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError, InvalidInput
 from frontdesk.service import identity, signup
 from frontdesk.service.identity import USERNAME_HELP
 from frontdesk.service.passwords import check_password
 from frontdesk.web.cookies import set_login_cookies
 from frontdesk.web.deps import Access, access
-from frontdesk.web.pages.emailed import landing, sent
+from frontdesk.web.pages.emailed import failed_use, landing, sent
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
 
@@ -56,7 +57,7 @@ def _check_each_field(form: Form, name: str, email: str, username: str, password
         ("name", lambda: identity.clean_name(name)),
         ("email", lambda: identity.normalise_email(email)),
         ("username", lambda: identity.username_forms(username)),
-        ("password", lambda: check_password(password, product)),
+        ("password", lambda: check_password(password, product, username=username, email=email)),
     ]
     for field_name, check in checks:
         if field_name in form.errors:
@@ -71,7 +72,9 @@ def _check_each_field(form: Form, name: str, email: str, username: str, password
 @access(Access.OPEN)
 def signup_confirm_page(p: P, token: str = "") -> Response:
     """A button to confirm: opening the link alone never uses the token."""
-    return landing(p, "signup_confirm.html", token, "This link is incomplete. Copy the whole link from the email.")
+    return landing(
+        p, "signup_confirm.html", token, "signup", "This link is incomplete. Copy the whole link from the email."
+    )
 
 
 @router.post("/signup/confirm")
@@ -81,9 +84,9 @@ def signup_confirm_submit(p: P, posted: Posted) -> Response:
     if not p.csrf_ok(posted):
         return p.show("signup_confirm.html", form.expired())
     try:
-        result = p.fd.call(signup.confirm_signup, posted.get("token", "")[:512], p.ctx)
+        result = p.fd.call(signup.confirm_signup, posted.get("token", "")[:MAX_TOKEN_LENGTH], p.ctx)
     except FrontdeskError as exc:
-        return p.show("signup_confirm.html", form.error(exc))
+        return failed_use(p, "signup_confirm.html", form, exc, "signup")
     response = p.redirect("/account?notice=welcome")
     set_login_cookies(response, result, p.settings)
     return response

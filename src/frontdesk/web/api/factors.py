@@ -1,0 +1,198 @@
+"""Second factors over HTTP (contract section 6): the second step, passkey sign-in, and managing
+an account's authenticator app, security keys, passkeys and recovery codes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from frontdesk.errors import Forbidden
+from frontdesk.service import factors, second_factor, totp, webauthn
+from frontdesk.service.context import Principal
+from frontdesk.web.api.results import auth_response_with_cookies
+from frontdesk.web.deps import FD, Access, Caller, Ctx, access
+from frontdesk.web.errors import ErrorCode as C
+from frontdesk.web.errors import responses
+from frontdesk.web.factor_schemas import (
+    AuthenticationOptionsRequest,
+    CredentialCreatedResponse,
+    CredentialItem,
+    CredentialRequest,
+    MfaRequiredResponse,
+    OptionsResponse,
+    PasskeyLoginRequest,
+    RecoveryCodesResponse,
+    SecondFactorRequest,
+    SecondFactorsResponse,
+    TotpConfirmRequest,
+    TotpEnrolmentResponse,
+)
+from frontdesk.web.ids import CredentialId
+from frontdesk.web.outcomes import counted
+from frontdesk.web.schemas import AuthResponse
+
+router = APIRouter(prefix="/v1", tags=["second factors"])
+AUTH = (C.UNAUTHENTICATED, C.AMBIGUOUS_CREDENTIALS, C.FORBIDDEN)
+NO_STORE = "no-store"
+# the 202 of every first-factor route, for a user with a second factor
+MFA_REQUIRED: dict[int | str, dict[str, object]] = {
+    202: {"model": MfaRequiredResponse, "description": "A second factor is needed: POST /v1/login/second-factor."}
+}
+
+
+def _browser(caller: Principal) -> Principal:
+    """Factors are managed from a browser session; an API key can't add or remove them."""
+    if caller.is_api_key:
+        raise Forbidden("Manage second factors from a signed-in browser, not with an API key.")
+    return caller
+
+
+# --- signing in -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/login/second-factor",
+    response_model=AuthResponse,
+    responses=responses(C.INVALID_TOKEN, C.INVALID_CODE, C.RATE_LIMITED, C.CSRF_FAILED),
+)
+@access(Access.OPEN)
+def login_second_factor(body: SecondFactorRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+    """Finish a sign-in (or reset) answered `mfa_required` with one second factor; the session is aal 2."""
+    result = counted(
+        "second_factor",
+        lambda: fd.call(
+            second_factor.complete_second_factor,
+            body.challenge,
+            ctx,
+            totp_code=body.totp,
+            recovery_code=body.recovery_code,
+            webauthn_response=body.webauthn,
+        ),
+    )
+    return auth_response_with_cookies(response, result, fd.settings)
+
+
+@router.post(
+    "/webauthn/authentication-options",
+    response_model=OptionsResponse,
+    responses=responses(C.INVALID_TOKEN, C.CSRF_FAILED),
+)
+@access(Access.OPEN)
+def authentication_options(body: AuthenticationOptionsRequest, fd: FD) -> OptionsResponse:
+    """Options for `navigator.credentials.get()`: for a second step's keys, or (no challenge) a passkey."""
+    return OptionsResponse(options=fd.call(second_factor.webauthn_authentication_options, body.challenge))
+
+
+@router.post(
+    "/login/passkey",
+    response_model=AuthResponse,
+    responses=responses(C.INVALID_CREDENTIALS, C.ACCOUNT_SUSPENDED, C.CSRF_FAILED),
+)
+@access(Access.OPEN)
+def login_passkey(body: PasskeyLoginRequest, fd: FD, ctx: Ctx, response: Response) -> AuthResponse:
+    """Sign in with a passkey alone (user-verified): aal 2, factors `["passkey"]`."""
+    result = counted(
+        "passkey",
+        lambda: fd.call(second_factor.login_with_passkey, body.credential, body.remember_device, ctx),
+    )
+    return auth_response_with_cookies(response, result, fd.settings)
+
+
+# --- managing factors -----------------------------------------------------------------------------
+
+
+@router.get("/second-factors", response_model=SecondFactorsResponse, responses=responses(*AUTH))
+@access(Access.USER)
+def list_second_factors(caller: Caller, fd: FD) -> SecondFactorsResponse:
+    """What you have enrolled: an authenticator app, keys and passkeys, recovery codes left."""
+    found = fd.read(factors.overview, caller.user_id)
+    return SecondFactorsResponse(
+        totp=found.totp,
+        webauthn=[CredentialItem.model_validate(c, from_attributes=True) for c in found.webauthn],
+        recovery_codes_left=found.recovery_codes_left,
+    )
+
+
+@router.post("/second-factors/totp", response_model=TotpEnrolmentResponse, responses=responses(*AUTH, C.CSRF_FAILED))
+@access(Access.USER)
+def begin_totp(caller: Caller, fd: FD, ctx: Ctx, response: Response) -> TotpEnrolmentResponse:
+    """A new authenticator-app secret (QR code and text), pending until confirmed with a code."""
+    enrolment = fd.call(totp.begin_totp_enrolment, _browser(caller).user_id, ctx)
+    response.headers["Cache-Control"] = NO_STORE
+    return TotpEnrolmentResponse(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_svg=enrolment.qr_svg)
+
+
+@router.post(
+    "/second-factors/totp/confirm",
+    response_model=RecoveryCodesResponse,
+    responses=responses(*AUTH, C.INVALID_CODE, C.CSRF_FAILED),
+)
+@access(Access.USER)
+def confirm_totp(
+    body: TotpConfirmRequest, caller: Caller, fd: FD, ctx: Ctx, response: Response
+) -> RecoveryCodesResponse:
+    """Activate the pending secret with a code from the app; recovery codes come with a first factor."""
+    codes = fd.call(totp.confirm_totp, _browser(caller).user_id, body.totp, ctx)
+    response.headers["Cache-Control"] = NO_STORE
+    return RecoveryCodesResponse(recovery_codes=codes)
+
+
+@router.delete(
+    "/second-factors/totp",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(*AUTH, C.NOT_FOUND, C.CSRF_FAILED),
+)
+@access(Access.USER)
+def remove_totp(caller: Caller, fd: FD, ctx: Ctx) -> Response:
+    """Remove the authenticator app; removing the last factor removes the recovery codes too."""
+    fd.call(totp.remove_totp, _browser(caller).user_id, ctx)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/webauthn/registration-options", response_model=OptionsResponse, responses=responses(*AUTH, C.CSRF_FAILED)
+)
+@access(Access.USER)
+def registration_options(caller: Caller, fd: FD) -> OptionsResponse:
+    """Options for `navigator.credentials.create()`: resident key preferred, your keys excluded."""
+    return OptionsResponse(options=fd.call(webauthn.registration_options, _browser(caller).user_id))
+
+
+@router.post(
+    "/webauthn/credentials",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CredentialCreatedResponse,
+    responses=responses(*AUTH, C.CSRF_FAILED),
+)
+@access(Access.USER)
+def add_credential(
+    body: CredentialRequest, caller: Caller, fd: FD, ctx: Ctx, response: Response
+) -> CredentialCreatedResponse:
+    """Register a security key or passkey from the browser's answer to the registration options."""
+    made = fd.call(webauthn.register_credential, _browser(caller).user_id, body.name, body.credential, ctx)
+    response.headers["Cache-Control"] = NO_STORE
+    return CredentialCreatedResponse(id=made.id, passkey=made.passkey, recovery_codes=made.recovery_codes)
+
+
+@router.delete(
+    "/webauthn/credentials/{credential_id:int}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(*AUTH, C.NOT_FOUND, C.CSRF_FAILED),
+)
+@access(Access.USER)
+def remove_credential(caller: Caller, credential_id: CredentialId, fd: FD, ctx: Ctx) -> Response:
+    """Remove one of your keys or passkeys."""
+    fd.call(webauthn.remove_credential, _browser(caller).user_id, credential_id, ctx)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/second-factors/recovery-codes",
+    response_model=RecoveryCodesResponse,
+    responses=responses(*AUTH, C.CSRF_FAILED),
+)
+@access(Access.USER)
+def regenerate_recovery_codes(caller: Caller, fd: FD, ctx: Ctx, response: Response) -> RecoveryCodesResponse:
+    """A new set of 10 recovery codes, shown only here; the old set stops working."""
+    codes = fd.call(factors.regenerate_recovery_codes, _browser(caller).user_id, ctx)
+    response.headers["Cache-Control"] = NO_STORE
+    return RecoveryCodesResponse(recovery_codes=codes)

@@ -1,0 +1,181 @@
+"""Attacks on the callback, against the real provider: each is refused and changes nothing
+(no account, no identity, no session; the flow it used is ended)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from frontdesk.models import AuthEvent, Identity, OAuthFlow, User, UserSession
+from frontdesk.oidc_settings import parse_providers
+from frontdesk.runtime import Frontdesk
+from frontdesk.web.app import create_app
+from tests.factories import make_user
+from tests.live import free_port
+from tests.oidc.journey import authorize, callback, query_of, start, with_query
+
+
+def count(fd: Frontdesk, model: type[User] | type[Identity] | type[UserSession]) -> int:
+    with fd.factory() as db:
+        return int(db.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def refusals(fd: Frontdesk) -> list[str]:
+    with fd.factory() as db:
+        rows = db.scalars(select(AuthEvent.detail).where(AuthEvent.event == "oauth.refused").order_by(AuthEvent.id))
+        return [str(r) for r in rows]
+
+
+def assert_refused(answer: httpx.Response, frontdesk: httpx.Client, status: int = 400) -> None:
+    assert answer.status_code == status, answer.text
+    assert "Nothing was changed" in answer.text
+    assert "frontdesk-session" not in answer.headers.get("set-cookie", "")
+    assert frontdesk.get("/v1/session").json()["logged_in"] is False
+
+
+def assert_nothing_made(fd: Frontdesk) -> None:
+    assert (count(fd, User), count(fd, Identity), count(fd, UserSession)) == (0, 0, 0)
+
+
+def test_an_unknown_state_is_refused(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk
+) -> None:
+    url = authorize(provider_browser, start(frontdesk), "mallory")
+    assert_refused(callback(frontdesk, with_query(url, state="not-the-state")), frontdesk)
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == ["corp:unknown_or_used_state"]
+
+
+def test_a_used_state_is_refused(frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk) -> None:
+    url = authorize(provider_browser, start(frontdesk), "alice")
+    assert callback(frontdesk, url).status_code == 302
+    frontdesk.post("/v1/logout")
+    before = (count(social_fd, User), count(social_fd, Identity), count(social_fd, UserSession))
+    assert_refused(callback(frontdesk, url), frontdesk)
+    assert (count(social_fd, User), count(social_fd, Identity), count(social_fd, UserSession)) == before
+
+
+def test_a_callback_in_a_browser_without_the_binding_cookie_is_refused_and_ends_the_flow(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk
+) -> None:
+    url = authorize(provider_browser, start(frontdesk), "victim")
+    binding = frontdesk.cookies.get("frontdesk-oauth")
+    assert binding
+    frontdesk.cookies.clear()  # another browser: the attacker's link opened by someone else
+    assert_refused(callback(frontdesk, url), frontdesk)
+    frontdesk.cookies.set("frontdesk-oauth", binding, domain="127.0.0.1", path="/v1/oauth/corp/callback")
+    assert_refused(callback(frontdesk, url), frontdesk)  # the refusal ended the flow
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == ["corp:browser_binding", "corp:unknown_or_used_state"]
+
+
+def test_a_callback_for_another_provider_than_the_flow_began_with_is_refused(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk
+) -> None:
+    url = authorize(provider_browser, start(frontdesk, "corp"), "alice")
+    assert_refused(callback(frontdesk, url.replace("/oauth/corp/", "/oauth/trusted/")), frontdesk)
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == ["trusted:wrong_provider"]
+
+
+def test_a_nonce_that_is_not_the_flows_is_refused(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk
+) -> None:
+    url = authorize(provider_browser, start(frontdesk), "alice")
+    with social_fd.factory.begin() as db:  # the ID token will carry a nonce this flow never made
+        db.execute(update(OAuthFlow).values(nonce_hash=b"\x00" * 32))
+    assert_refused(callback(frontdesk, url), frontdesk)
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == ["corp:nonce_mismatch"]
+
+
+@pytest.mark.parametrize(
+    ("iss", "reason"), [("https://other-provider.example.com", "iss_mismatch"), (None, "iss_missing")]
+)
+def test_an_authorization_response_naming_another_issuer_or_none_is_refused(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk, iss: str | None, reason: str
+) -> None:
+    """Mix-up (RFC 9207): this provider promises `iss`, so another one's, or none, is refused."""
+    url = authorize(provider_browser, start(frontdesk), "alice")
+    assert query_of(url)["iss"]
+    assert_refused(callback(frontdesk, with_query(url, iss=iss)), frontdesk)
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == [f"corp:{reason}"]
+
+
+def test_a_replayed_code_is_refused(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk
+) -> None:
+    first = authorize(provider_browser, start(frontdesk), "alice")
+    assert callback(frontdesk, first).status_code == 302
+    frontdesk.post("/v1/logout")
+    sessions = count(social_fd, UserSession)
+    # a fresh flow of this browser, answered with the code already used
+    second = authorize(provider_browser, start(frontdesk), "alice")
+    assert_refused(callback(frontdesk, with_query(second, code=query_of(first)["code"])), frontdesk)
+    assert count(social_fd, UserSession) == sessions and count(social_fd, User) == 1
+    assert refusals(social_fd)[-1].startswith("corp:code_rejected")
+
+
+def test_consent_refused_at_the_provider_shows_a_page(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk
+) -> None:
+    url = authorize(provider_browser, start(frontdesk), "alice")
+    assert_refused(callback(frontdesk, with_query(url, code=None, error="access_denied")), frontdesk)
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == ["corp:provider_access_denied"]
+
+
+def test_an_unverified_email_matching_an_account_neither_links_nor_signs_in(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk
+) -> None:
+    owner = make_user(social_fd, username="erin", email="erin@example.com")
+    sessions = count(social_fd, UserSession)
+    # even a provider trusted for email: the provider did not verify this one
+    answer = callback(frontdesk, authorize(provider_browser, start(frontdesk, "trusted"), "erin-unverified"))
+    assert answer.status_code == 200 and "did not confirm" in answer.text
+    assert frontdesk.get("/v1/session").json()["logged_in"] is False
+    assert count(social_fd, Identity) == 0 and count(social_fd, UserSession) == sessions
+    assert count(social_fd, User) == 1 and owner.id
+
+
+def test_a_verified_email_from_an_untrusted_provider_asks_to_sign_in_and_link(
+    frontdesk: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk
+) -> None:
+    make_user(social_fd, username="frank", email="frank@example.com")
+    sessions = count(social_fd, UserSession)
+    answer = callback(frontdesk, authorize(provider_browser, start(frontdesk, "corp"), "frank"))
+    assert answer.status_code == 200
+    assert "sign in to that account the usual way, then link Corp" in answer.text
+    assert frontdesk.get("/v1/session").json()["logged_in"] is False
+    assert count(social_fd, Identity) == 0 and count(social_fd, UserSession) == sessions
+    assert count(social_fd, User) == 1
+
+
+def test_an_unknown_provider_is_not_found(frontdesk: httpx.Client) -> None:
+    assert frontdesk.get("/v1/oauth/nope/start").status_code == 404
+    assert frontdesk.get("/v1/oauth/nope/callback?state=x&code=y").status_code == 404
+
+
+def test_a_provider_that_does_not_answer_gives_a_page_not_a_500(social_fd: Frontdesk) -> None:
+    """An outage (nothing listens at the issuer): a 502 page and a log line, no flow, no 500."""
+    env = {
+        "FRONTDESK_OIDC_PROVIDERS": "down",
+        "FRONTDESK_OIDC_DOWN_ISSUER": f"http://127.0.0.1:{free_port()}",
+        "FRONTDESK_OIDC_DOWN_CLIENT_ID": "x",
+        "FRONTDESK_OIDC_DOWN_CLIENT_SECRET": "y",
+    }
+    app = create_app(frontdesk=social_fd, send_mail=False, oidc_providers=parse_providers(env))
+    transport = httpx.ASGITransport(app=app)
+
+    async def run() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+            return await client.get("/v1/oauth/down/start")
+
+    answer = asyncio.run(run())
+    assert answer.status_code == 502 and "not answering" in answer.text
+    with social_fd.factory() as db:
+        assert db.scalar(select(func.count()).select_from(OAuthFlow)) == 0
