@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 UV := .uv/bin/uv
 # uv: the lock's exact versions only (--locked fails when pyproject.toml changed: run `make lock`),
 # this interpreter, never a downloaded one
-SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(UV) sync --locked --quiet --python $(PYTHON)
+SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(UV) sync --locked --quiet --compile-bytecode --python $(PYTHON)
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.run-installed
 
