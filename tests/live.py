@@ -20,6 +20,18 @@ from tests.waiting import wait_until
 STARTUP_TIMEOUT = 30.0
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM (a graceful shutdown), then SIGKILL after `timeout` seconds; the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return int(process.returncode)
+
+
 def free_port() -> int:
     """A loopback TCP port nobody listens on right now."""
     with socket.socket() as sock:
@@ -43,14 +55,7 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=merged, timeout=30, **kwargs)
 
     def stop(self, timeout: float = 20) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return int(self.process.returncode)
+        return stop_process(self.process, timeout)
 
     def stop_now(self) -> None:
         """`stop()` for a cleanup hook (which wants no answer)."""

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.live import free_port, stop_process
 
 HERE = Path(__file__).parent
 INSTALL_TIMEOUT = 300.0
@@ -43,22 +43,10 @@ class OidcProvider:
     log_path: Path
 
     def stop(self, timeout: float = 10) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ensure_installed() -> None:
@@ -78,7 +66,7 @@ def start_provider(log_dir: Path, redirect_uris: list[str] | None = None) -> Oid
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is needed to run the test OpenID provider")
-    port = _free_port()
+    port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     clients = [
         {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris or REDIRECT_URIS}
