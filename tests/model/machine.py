@@ -1,0 +1,461 @@
+"""The contract as a Hypothesis state machine: rules are the contract's operations, the reference
+model (`tests/model/model.py`) says what each must answer, and an invariant checks every known
+credential after every step. A subclass picks the driver (service layer or live server).
+
+Choices among users, credentials, links and challenges are drawn as plain integers taken modulo
+the list's length, so a failing run shrinks to the first of each (the shortest, simplest story).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pyotp
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from tests.model.drivers import Challenged, Driver, Enrolled, NewKey, Refused, Signed, totp_step
+from tests.model.model import (
+    LOGIN_LINK_TTL,
+    RESET_TTL,
+    MChallenge,
+    MCred,
+    MLink,
+    Model,
+    MUser,
+)
+
+PASSWORDS = ("lunar tractor amber", "violet harbour pine", "copper meadow falcon", "quiet orbit lantern")
+WRONG_PASSWORD = "not the password at all"
+ADMIN_PASSWORD = "admin walrus juniper 7"
+# steps of the clock: within and just past each lifetime of the contract
+CLOCK_STEPS = (
+    timedelta(minutes=1),
+    timedelta(minutes=6),  # past a second-factor challenge (5 min)
+    timedelta(minutes=11),  # past a sign-in link (10 min)
+    timedelta(hours=2, minutes=1),  # past a reset link (2 h)
+    timedelta(hours=100),  # within the idle limit (168 h) ...
+    timedelta(hours=169),  # ... and past it
+    timedelta(days=31),  # past an API key (30 days in the model)
+    timedelta(days=731),  # past every session (730 days)
+)
+pick = st.integers(min_value=0, max_value=10**6)
+
+
+def wrong_code(secret: str, step: int) -> str:
+    """Six digits that are none of the codes the server accepts now (steps ±1)."""
+    accepted = {pyotp.TOTP(secret).generate_otp(s) for s in (step - 1, step, step + 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in accepted)
+
+
+class ContractMachine(RuleBasedStateMachine):
+    """One rule set, one model; `make_driver` is the subclass's."""
+
+    def make_driver(self) -> Driver:
+        raise NotImplementedError
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = Model()
+        self.driver = self.make_driver()
+        self.serial = 0
+
+    def teardown(self) -> None:
+        self.driver.close()
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _decide(self, test: Callable[[datetime], bool], t0: datetime, t1: datetime) -> bool | None:
+        """The model's answer over the request's time window: None when it changes within it
+        (a live server's clock runs while the request travels; either answer is then right)."""
+        before, after = test(t0), test(t1)
+        return before if before == after else None
+
+    def _expect_refused(self, got: object, code: str) -> None:
+        assert isinstance(got, Refused) and got.code == code, f"expected {code}, got {got!r}"
+
+    def _user(self, i: int) -> MUser:
+        users = [u for u in self.model.users.values()]
+        return users[i % len(users)]
+
+    def _cred(self, i: int) -> MCred:
+        return self.model.creds[i % len(self.model.creds)]
+
+    def _signed_in(self, got: object, user: MUser, *, long_lived: bool, aal: int, now: datetime) -> None:
+        assert isinstance(got, Signed), f"expected a new session, got {got!r}"
+        assert got.user_id == user.user_id
+        assert got.long_lived == long_lived
+        self.model.add_session(got.token, got.session_id, user, long_lived=long_lived, aal=aal, now=now)
+
+    def _caller_valid(self, cred: MCred, t0: datetime, t1: datetime) -> bool | None:
+        return self._decide(lambda t: self.model.cred_valid(cred, t), t0, t1)
+
+    def _touched(self, cred: MCred, now: datetime) -> None:
+        """A request with a valid credential moves its last use."""
+        if self.model.cred_valid(cred, now):
+            cred.last_seen = now
+
+    def _first_factor(
+        self,
+        got: object,
+        user: MUser,
+        *,
+        remember: bool,
+        now: datetime,
+        purpose: str,
+        first_factor: str,
+        new_password: str | None = None,
+        keep_api_keys: bool = False,
+    ) -> None:
+        """A first factor succeeded: a session (aal 1), or a challenge for a user with a second factor."""
+        if user.has_second_factor:
+            assert isinstance(got, Challenged), f"expected mfa_required, got {got!r}"
+            self.model.challenges.append(
+                MChallenge(
+                    got.challenge, purpose, user.username, first_factor, remember, now, new_password, keep_api_keys
+                )
+            )
+        else:
+            self._signed_in(got, user, long_lived=remember, aal=1, now=now)
+
+    # --- setup -----------------------------------------------------------------------------------
+
+    @initialize()
+    def admin(self) -> None:
+        """An administrator, kept out of the model's users (it bans, it is never banned)."""
+        self.admin_id = self.driver.make_admin("root@example.com", "rootadmin", ADMIN_PASSWORD)
+
+    # --- accounts --------------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.model.users) < 4)
+    @rule()
+    def sign_up(self) -> None:
+        self.serial += 1
+        username = f"member{self.serial}"
+        email = f"{username}@example.com"
+        now = self.driver.now()
+        got = self.driver.sign_up(email, username, PASSWORDS[0])
+        assert isinstance(got, Signed), f"sign-up failed: {got!r}"
+        user = MUser(got.user_id, username, email, PASSWORDS[0])
+        self.model.users[username] = user
+        self._signed_in(got, user, long_lived=False, aal=1, now=now)
+
+    @precondition(lambda self: self.model.users)
+    @rule(i=pick, remember=st.booleans(), right=st.booleans(), by_email=st.booleans())
+    def log_in(self, i: int, remember: bool, right: bool, by_email: bool) -> None:
+        user = self._user(i)
+        password = user.password if right else WRONG_PASSWORD
+        now = self.driver.now()
+        got = self.driver.log_in(user.email.upper() if by_email else user.username, password, remember)
+        if not right:
+            self._expect_refused(got, "invalid_credentials")
+        elif user.banned:
+            self._expect_refused(got, "account_suspended")
+        else:
+            self._first_factor(got, user, remember=remember, now=now, purpose="login", first_factor="password")
+
+    @precondition(lambda self: self.model.users)
+    @rule(i=pick, purpose=st.sampled_from(["login", "reset"]))
+    def request_link(self, i: int, purpose: str) -> None:
+        user = self._user(i)
+        now = self.driver.now()
+        token = self.driver.request_link(purpose, user.email, user.username, expect=not user.banned)
+        if user.banned:
+            assert token is None, "a banned user was emailed a link"
+            return
+        assert token is not None, f"no {purpose} link was emailed"
+        ttl = LOGIN_LINK_TTL if purpose == "login" else RESET_TTL
+        self.model.links.append(MLink(token, purpose, user.username, now, now + ttl))
+
+    def _use_link(self, link: MLink, run: Callable[[], object]) -> tuple[object, datetime, bool]:
+        """Use a link; the answer, the time, and whether the model says the link was usable."""
+        user = self.model.users[link.username]
+        t0 = self.driver.now()
+        got = run()
+        t1 = self.driver.now()
+        usable = self._decide(lambda t: self.model.link_valid(link, t), t0, t1)
+        if usable is None:
+            usable = not isinstance(got, Refused)
+        if usable and user.banned:
+            # refused, and the refusal rolls back: the link stays unused (the code's choice; docs/testing.md)
+            self._expect_refused(got, "invalid_token")
+            return got, t1, False
+        if not usable:
+            self._expect_refused(got, "invalid_token")
+            return got, t1, False
+        link.used = True
+        return got, t1, True
+
+    @precondition(lambda self: any(link.purpose == "login" for link in self.model.links))
+    @rule(i=pick, remember=st.booleans())
+    def use_login_link(self, i: int, remember: bool) -> None:
+        links = [link for link in self.model.links if link.purpose == "login"]
+        link = links[i % len(links)]
+        user = self.model.users[link.username]
+        got, now, ok = self._use_link(link, lambda: self.driver.use_login_link(link.token, remember))
+        if ok:
+            self._first_factor(got, user, remember=remember, now=now, purpose="login", first_factor="email_link")
+
+    @precondition(lambda self: any(link.purpose == "reset" for link in self.model.links))
+    @rule(i=pick, new=st.sampled_from(PASSWORDS), keep=st.booleans())
+    def use_reset_link(self, i: int, new: str, keep: bool) -> None:
+        links = [link for link in self.model.links if link.purpose == "reset"]
+        link = links[i % len(links)]
+        user = self.model.users[link.username]
+        got, now, ok = self._use_link(link, lambda: self.driver.use_reset_link(link.token, new, keep))
+        if not ok:
+            return
+        if user.has_second_factor:
+            self._first_factor(
+                got, user, remember=False, now=now, purpose="reset", first_factor="email_link",
+                new_password=new, keep_api_keys=keep,
+            )  # fmt: skip
+            return
+        self._apply_reset(user, new, keep, now)
+        self._signed_in(got, user, long_lived=False, aal=1, now=now)
+
+    def _apply_reset(self, user: MUser, new: str, keep: bool, now: datetime) -> None:
+        """Contract: every other session ends, API keys too unless keep_api_keys; links end."""
+        self.model.set_password(user, new)
+        self.model.end_sessions(user, now, cookies_only=keep)
+
+    # --- second factors --------------------------------------------------------------------------
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick, confirm=st.sampled_from(["right", "wrong", "skip"]))
+    def enrol_totp(self, i: int, confirm: str) -> None:
+        cred = self._cred(i)
+        user = self.model.users[cred.username]
+        t0 = self.driver.now()
+        got = self.driver.begin_totp(cred.token, cred.is_api_key)
+        valid = self._caller_valid(cred, t0, self.driver.now())
+        if valid is None:
+            valid = not (isinstance(got, Refused) and got.code == "unauthenticated")
+        if not valid:
+            self._expect_refused(got, "unauthenticated")
+            return
+        self._touched(cred, t0)
+        if cred.is_api_key:
+            self._expect_refused(got, "forbidden")
+            return
+        assert isinstance(got, str), f"expected a TOTP secret, got {got!r}"
+        user.pending_secret = got
+        if confirm == "skip":
+            return
+        step = totp_step(self.driver.now())
+        code = pyotp.TOTP(got).generate_otp(step) if confirm == "right" else wrong_code(got, step)
+        answer = self.driver.confirm_totp(cred.token, cred.is_api_key, code)
+        if confirm == "wrong":
+            self._expect_refused(answer, "invalid_code")
+            return
+        assert isinstance(answer, Enrolled), f"expected the app to be enrolled, got {answer!r}"
+        first = not user.has_second_factor
+        assert (answer.recovery_codes is not None) == first, "recovery codes come with the first second factor only"
+        if answer.recovery_codes is not None:
+            assert len(answer.recovery_codes) == 10
+            user.recovery_codes = set(answer.recovery_codes)
+        user.totp_secret, user.totp_last_step, user.pending_secret = got, step, None
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick)
+    def remove_totp(self, i: int) -> None:
+        cred = self._cred(i)
+        user = self.model.users[cred.username]
+        t0 = self.driver.now()
+        got = self.driver.remove_totp(cred.token, cred.is_api_key)
+        valid = self._caller_valid(cred, t0, self.driver.now())
+        if valid is None:
+            valid = not (isinstance(got, Refused) and got.code == "unauthenticated")
+        if not valid:
+            self._expect_refused(got, "unauthenticated")
+            return
+        self._touched(cred, t0)
+        if cred.is_api_key:
+            self._expect_refused(got, "forbidden")
+        elif user.totp_secret is None and user.pending_secret is None:
+            self._expect_refused(got, "not_found")
+        else:
+            assert got is None, f"expected the app removed, got {got!r}"
+            user.totp_secret = user.pending_secret = user.totp_last_step = None
+            user.recovery_codes = set()  # the last second factor takes the recovery codes
+
+    @precondition(lambda self: self.model.challenges)
+    @rule(i=pick, how=st.sampled_from(["totp", "wrong", "recovery"]))
+    def second_step(self, i: int, how: str) -> None:
+        challenge = self.model.challenges[i % len(self.model.challenges)]
+        user = self.model.users[challenge.username]
+        secret = user.totp_secret
+        t0 = self.driver.now()
+        step = totp_step(t0)
+        recovery = sorted(user.recovery_codes)[0] if user.recovery_codes else None
+        if how == "recovery" and recovery is None:
+            how = "wrong"
+        if how == "totp" and secret is not None:
+            got = self.driver.second_step(challenge.token, totp=pyotp.TOTP(secret).generate_otp(step))
+        elif how == "recovery":
+            got = self.driver.second_step(challenge.token, recovery_code=recovery)
+        else:
+            got = self.driver.second_step(challenge.token, totp=wrong_code(secret or pyotp.random_base32(), step))
+        t1 = self.driver.now()
+        is_open = self._decide(lambda t: self.model.challenge_open(challenge, t), t0, t1)
+        if is_open is None:
+            is_open = not (isinstance(got, Refused) and got.code == "invalid_token")
+        if not is_open:
+            self._expect_refused(got, "invalid_token")
+            return
+        proves = (how == "totp" and secret is not None and (user.totp_last_step or -1) < step) or how == "recovery"
+        if not proves:
+            challenge.attempts += 1  # counted before the check, kept after the failure
+            self._expect_refused(got, "invalid_code")
+            return
+        if user.banned:
+            self._expect_refused(got, "invalid_token")  # refused and rolled back: nothing used
+            return
+        challenge.used = True
+        if how == "totp":
+            user.totp_last_step = step
+        else:
+            user.recovery_codes.discard(recovery or "")
+        if challenge.purpose == "reset":
+            assert challenge.new_password is not None
+            self._apply_reset(user, challenge.new_password, challenge.keep_api_keys, t1)
+            self._signed_in(got, user, long_lived=False, aal=2, now=t1)
+        else:
+            self._signed_in(got, user, long_lived=challenge.remember, aal=2, now=t1)
+
+    # --- sessions and keys -----------------------------------------------------------------------
+
+    def _as_caller(self, cred: MCred, run: Callable[[], object]) -> tuple[object, datetime] | None:
+        """Call as `cred`: None (after checking the 401) when the model says it is not valid."""
+        t0 = self.driver.now()
+        got = run()
+        t1 = self.driver.now()
+        valid = self._caller_valid(cred, t0, t1)
+        if valid is None:
+            valid = not (isinstance(got, Refused) and got.code == "unauthenticated")
+        if not valid:
+            self._expect_refused(got, "unauthenticated")
+            return None
+        self._touched(cred, t0)
+        return got, t1
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick, right=st.booleans())
+    def create_key(self, i: int, right: bool) -> None:
+        cred = self._cred(i)
+        user = self.model.users[cred.username]
+        answer = self._as_caller(
+            cred,
+            lambda: self.driver.create_key(cred.token, cred.is_api_key, user.password if right else WRONG_PASSWORD),
+        )
+        if answer is None:
+            return
+        got, now = answer
+        if cred.is_api_key:
+            self._expect_refused(got, "forbidden")
+        elif not right:
+            self._expect_refused(got, "invalid_credentials")
+        else:
+            assert isinstance(got, NewKey), f"expected a new API key, got {got!r}"
+            assert got.token.startswith("fdk_")
+            self.model.add_key(got.token, got.session_id, user, now)
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick, j=pick)
+    def revoke(self, i: int, j: int) -> None:
+        cred, target = self._cred(i), self._cred(j)
+        answer = self._as_caller(cred, lambda: self.driver.revoke(cred.token, cred.is_api_key, target.session_id))
+        if answer is None:
+            return
+        got, now = answer
+        if target is cred:
+            self._expect_refused(got, "cannot_delete_current_session")
+            return
+        mine = target.username == cred.username
+        live = self._decide(lambda t: self.model.cred_valid(target, t), now, now)
+        if not mine or not live:
+            self._expect_refused(got, "not_found")
+            return
+        assert got is None, f"expected the session revoked, got {got!r}"
+        target.ended = True
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick)
+    def revoke_others(self, i: int) -> None:
+        cred = self._cred(i)
+        answer = self._as_caller(cred, lambda: self.driver.revoke_others(cred.token, cred.is_api_key))
+        if answer is None:
+            return
+        got, now = answer
+        assert got is None, f"expected the other sessions revoked, got {got!r}"
+        self.model.end_sessions(self.model.users[cred.username], now, except_id=cred.session_id, cookies_only=True)
+
+    @precondition(lambda self: any(not c.is_api_key for c in self.model.creds))
+    @rule(i=pick)
+    def log_out(self, i: int) -> None:
+        cookies = [c for c in self.model.creds if not c.is_api_key]
+        cred = cookies[i % len(cookies)]
+        self.driver.log_out(cred.token)
+        cred.ended = True  # a no-op when it was no longer valid
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick, right=st.booleans(), new=st.sampled_from(PASSWORDS), keep=st.booleans())
+    def change_password(self, i: int, right: bool, new: str, keep: bool) -> None:
+        cred = self._cred(i)
+        user = self.model.users[cred.username]
+        old = user.password if right else WRONG_PASSWORD
+        answer = self._as_caller(cred, lambda: self.driver.change_password(cred.token, cred.is_api_key, old, new, keep))
+        if answer is None:
+            return
+        got, now = answer
+        if not right:
+            self._expect_refused(got, "invalid_credentials")
+            return
+        assert got is None, f"expected the password changed, got {got!r}"
+        self.model.set_password(user, new)
+        self.model.end_sessions(user, now, except_id=cred.session_id, cookies_only=keep)
+
+    # --- administration --------------------------------------------------------------------------
+
+    @precondition(lambda self: self.model.users)
+    @rule(i=pick, banned=st.booleans())
+    def ban(self, i: int, banned: bool) -> None:
+        user = self._user(i)
+        now = self.driver.now()
+        self.driver.set_banned(user.user_id, banned)
+        user.banned = banned
+        if banned:  # every session and key ends for good: an unban brings none back
+            self.model.end_sessions(user, now)
+
+    # --- time ------------------------------------------------------------------------------------
+
+    @rule(delta=st.sampled_from(CLOCK_STEPS))
+    def time_passes(self, delta: timedelta) -> None:
+        self.driver.advance(delta)
+
+    # --- the invariant ---------------------------------------------------------------------------
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick)
+    def present_the_other_way(self, i: int) -> None:
+        """A cookie token sent as a bearer key (or a key as a cookie) matches nothing."""
+        cred = self._cred(i)
+        assert self.driver.check(cred.token, not cred.is_api_key) is None, f"{cred!r} worked presented the other way"
+
+    @invariant()
+    def every_credential_answers_as_the_model_says(self) -> None:
+        for cred in self.model.creds:
+            t0 = self.driver.now()
+            got = self.driver.check(cred.token, cred.is_api_key)
+            t1 = self.driver.now()
+            before, after = self.model.expected(cred, t0), self.model.expected(cred, t1)
+            if before == after:
+                assert got == before, f"{cred!r}: expected {before}, got {got}"
+            else:
+                assert got in (before, after), f"{cred!r}: expected {before} or {after}, got {got}"
+            if got is not None:
+                cred.last_seen = t1
+
+    # Hooks for the account lifecycle (contract section 7: email change, deletion, restore): its
+    # rules go here once they land on main, with `MUser.deleted` in `Model.cred_valid`.

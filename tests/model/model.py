@@ -1,0 +1,178 @@
+"""The reference model: what the contract says each known credential answers, in plain Python.
+
+It knows nothing of frontdesk's code. Every rule below is the contract's (sections 2-4 and 6)
+or, where the contract is silent, what the code does and `docs/testing.md` writes down.
+Times are the driver's clock (`Driver.now()`): a frozen clock for the service layer, the real
+clock plus the SQL time travel done so far for a live server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+IDLE_TTL = timedelta(hours=168)
+SESSION_TTL = timedelta(days=730)
+LOGIN_LINK_TTL = timedelta(minutes=10)
+RESET_TTL = timedelta(hours=2)
+CHALLENGE_TTL = timedelta(minutes=5)
+CHALLENGE_ATTEMPTS = 5
+API_KEY_DAYS = 30  # every key the model makes lives this long
+
+
+@dataclass
+class MUser:
+    """An account as the model sees it."""
+
+    user_id: int
+    username: str
+    email: str
+    password: str
+    banned: bool = False
+    totp_secret: str | None = None  # the active authenticator app
+    totp_last_step: int | None = None  # the newest 30-second step accepted for it
+    pending_secret: str | None = None  # an enrolment not confirmed yet
+    recovery_codes: set[str] = field(default_factory=set)
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_secret is not None
+
+
+@dataclass
+class MCred:
+    """A session cookie or an API key the model has seen issued."""
+
+    token: str
+    is_api_key: bool
+    username: str
+    session_id: int
+    long_lived: bool
+    created: datetime
+    expiry: datetime
+    last_seen: datetime
+    aal: int
+    ended: bool = False
+
+    def __repr__(self) -> str:
+        kind = "key" if self.is_api_key else "cookie"
+        return f"<{kind} {self.session_id} of {self.username} aal{self.aal}{' ended' if self.ended else ''}>"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `/v1/verify` (and `/v1/session`) say about a credential when it is valid."""
+
+    user_id: int
+    session_id: int
+    aal: int
+
+
+@dataclass
+class MLink:
+    """An emailed sign-in link or reset link."""
+
+    token: str
+    purpose: str  # "login" | "reset"
+    username: str
+    created: datetime
+    expiry: datetime
+    used: bool = False
+
+    def __repr__(self) -> str:
+        return f"<{self.purpose} link of {self.username}{' used' if self.used else ''}>"
+
+
+@dataclass
+class MChallenge:
+    """A second-step challenge (202 `mfa_required`)."""
+
+    token: str
+    purpose: str  # "login" | "reset"
+    username: str
+    first_factor: str
+    remember: bool
+    created: datetime
+    new_password: str | None = None
+    keep_api_keys: bool = False
+    attempts: int = 0
+    used: bool = False
+
+    def __repr__(self) -> str:
+        return f"<{self.purpose} challenge of {self.username} tries={self.attempts}{' used' if self.used else ''}>"
+
+
+class Model:
+    """Users, credentials, links and challenges, and the contract's rules over them."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, MUser] = {}
+        self.creds: list[MCred] = []
+        self.links: list[MLink] = []
+        self.challenges: list[MChallenge] = []
+
+    # --- validity --------------------------------------------------------------------------------
+
+    def cred_valid(self, cred: MCred, now: datetime) -> bool:
+        """Contract section 2: created <= now <= expiry, not ended, long-lived or used within
+        168 h, and the user neither banned nor deleted."""
+        user = self.users[cred.username]
+        return (
+            not cred.ended
+            and cred.created <= now <= cred.expiry
+            and (cred.long_lived or now - cred.last_seen < IDLE_TTL)
+            and not user.banned
+        )
+
+    def expected(self, cred: MCred, now: datetime) -> Answer | None:
+        if not self.cred_valid(cred, now):
+            return None
+        return Answer(self.users[cred.username].user_id, cred.session_id, cred.aal)
+
+    def link_valid(self, link: MLink, now: datetime) -> bool:
+        return not link.used and link.created <= now <= link.expiry
+
+    def challenge_open(self, challenge: MChallenge, now: datetime) -> bool:
+        return (
+            not challenge.used
+            and challenge.created <= now <= challenge.created + CHALLENGE_TTL
+            and challenge.attempts < CHALLENGE_ATTEMPTS
+        )
+
+    # --- changes ---------------------------------------------------------------------------------
+
+    def add_session(
+        self, token: str, session_id: int, user: MUser, *, long_lived: bool, aal: int, now: datetime
+    ) -> MCred:
+        cred = MCred(token, False, user.username, session_id, long_lived, now, now + SESSION_TTL, now, aal)
+        self.creds.append(cred)
+        return cred
+
+    def add_key(self, token: str, session_id: int, user: MUser, now: datetime) -> MCred:
+        expiry = now + timedelta(days=API_KEY_DAYS)
+        cred = MCred(token, True, user.username, session_id, True, now, expiry, now, 1)
+        self.creds.append(cred)
+        return cred
+
+    def end_sessions(
+        self, user: MUser, now: datetime, *, except_id: int | None = None, cookies_only: bool = False
+    ) -> None:
+        for cred in self.creds:
+            if cred.username != user.username or cred.session_id == except_id:
+                continue
+            if cookies_only and cred.is_api_key:
+                continue
+            cred.ended = True
+
+    def end_links(self, user: MUser) -> None:
+        """A new password ends every outstanding sign-in and reset link of the user."""
+        for link in self.links:
+            if link.username == user.username:
+                link.used = True
+
+    def set_password(self, user: MUser, password: str) -> None:
+        user.password = password
+        self.end_links(user)
+
+    def valid_creds_of(self, user: MUser, now: datetime) -> list[MCred]:
+        return [c for c in self.creds if c.username == user.username and self.cred_valid(c, now)]
