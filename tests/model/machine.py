@@ -80,7 +80,12 @@ class ContractMachine(RuleBasedStateMachine):
         return users[i % len(users)]
 
     def _cred(self, i: int) -> MCred:
-        return self.model.creds[i % len(self.model.creds)]
+        """A credential: even `i` picks among those the model says are valid (when there are any),
+        so most calls are made by someone signed in; odd `i` picks among all, dead ones included."""
+        now = self.driver.now()
+        live = [c for c in self.model.creds if self.model.cred_valid(c, now)]
+        pool = live if live and i % 2 == 0 else self.model.creds
+        return pool[(i // 2) % len(pool)]
 
     def _signed_in(self, got: object, user: MUser, *, long_lived: bool, aal: int, now: datetime) -> None:
         assert isinstance(got, Signed), f"expected a new session, got {got!r}"
