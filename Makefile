@@ -13,7 +13,7 @@ SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(UV) sync --lo
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.run-installed
 
-.PHONY: run test test-slow lint fmt bench lock clean
+.PHONY: run test test-slow test-model mutation lint fmt bench lock clean
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target .uv uv==$(UV_VERSION)
@@ -39,6 +39,16 @@ test: $(STAMP)
 # then the build smoke test (sdist and wheel into fresh venvs).
 test-slow: $(STAMP)
 	FRONTDESK_TEST_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m slow tests/reliability tests/packaging $(PYTEST_ARGS)
+
+# The contract's state machine (tests/model), longer than in `make test`: random seeds, more runs.
+test-model: $(STAMP)
+	FRONTDESK_MODEL_LONG=1 $(BIN)/python -m pytest -q -p no:cacheprovider -o timeout=3600 tests/model $(PYTEST_ARGS)
+
+# Mutation testing of the rule modules (cosmic-ray, one worker; slow, never part of `make test`):
+# the score per module goes to docs/mutation-report.md, the surviving mutants to build/mutation/.
+# `make mutation GROUPS="crypto nextpath"` runs some groups (names in tests/mutation/run.py).
+mutation: $(STAMP)
+	$(BIN)/python -m tests.mutation.run $(GROUPS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -1,0 +1,161 @@
+"""`make mutation`: cosmic-ray on each rule module, with the tests that cover it, one worker.
+
+For each module group below (smallest first) it writes a cosmic-ray configuration and session in
+build/mutation/, runs every mutant against the group's tests, and writes the score and every
+surviving mutant (its diff) to build/mutation/<group>.txt; docs/mutation-report.md gets the summary.
+Mutants listed in EQUIVALENT (tests/mutation/equivalent.py) change no behaviour and are not counted.
+
+    python -m tests.mutation.run                 # every group
+    python -m tests.mutation.run crypto nextpath  # some groups (their names below)
+
+cosmic-ray mutates the source file in place and puts it back after each mutant: run it on a clean
+tree, and `git diff --exit-code src` afterwards if a run was interrupted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped]
+
+from tests.mutation.equivalent import EQUIVALENT
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build" / "mutation"
+REPORT = ROOT / "docs" / "mutation-report.md"
+PYTEST = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly -o addopts= --timeout=120"
+MUTANT_TIMEOUT = 240.0  # seconds per mutant's test run (a hang counts as killed)
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    modules: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+# smallest first, so a short budget covers the most modules
+GROUPS = (
+    Group("nextpath", ("src/frontdesk/web/pages/nextpath.py",), ("tests/web/pages/test_nextpath.py",)),
+    Group(
+        "csrf", ("src/frontdesk/web/pages/csrf.py",), ("tests/web/pages/test_csrf.py", "tests/web/pages/test_forms.py")
+    ),
+    Group(
+        "links",
+        ("src/frontdesk/service/links.py",),
+        ("tests/service/test_passwordless.py", "tests/service/test_reset.py"),
+    ),
+    Group("ratelimit", ("src/frontdesk/service/ratelimit.py",), ("tests/service/test_ratelimit.py",)),
+    Group("recovery", ("src/frontdesk/service/recovery.py",), ("tests/service/test_recovery.py",)),
+    Group("reset", ("src/frontdesk/service/reset.py",), ("tests/service/test_reset.py",)),
+    Group(
+        "login",
+        ("src/frontdesk/service/login.py",),
+        ("tests/service/test_login.py", "tests/service/test_passwordless.py"),
+    ),
+    Group("totp", ("src/frontdesk/service/totp.py",), ("tests/service/test_totp.py",)),
+    Group("second_factor", ("src/frontdesk/service/second_factor.py",), ("tests/service/test_second_factor.py",)),
+    Group(
+        "credentials",
+        ("src/frontdesk/web/credentials.py", "src/frontdesk/web/authn.py"),
+        ("tests/web/test_authn.py", "tests/web/test_cookies.py"),
+    ),
+    Group("crypto", ("src/frontdesk/crypto.py",), ("tests/test_crypto.py", "tests/service/test_secrets.py")),
+    Group(
+        "sessions",
+        ("src/frontdesk/models/session.py", "src/frontdesk/store/sessions.py"),
+        ("tests/models/test_validity.py", "tests/service/test_sessions.py"),
+    ),
+)
+
+
+def _config(group: Group) -> Path:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    path = BUILD / f"{group.name}.toml"
+    modules = ", ".join(f'"{m}"' for m in group.modules)
+    path.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = [{modules}]\n"
+        f"timeout = {MUTANT_TIMEOUT}\n"
+        "excluded-modules = []\n"
+        f'test-command = "{PYTEST} {" ".join(group.tests)}"\n'
+        '\n[cosmic-ray.distributor]\nname = "local"\n'
+    )
+    return path
+
+
+def run(group: Group) -> str:
+    """Mutate and test one group; its summary line."""
+    config = _config(group)
+    session = BUILD / f"{group.name}.sqlite"
+    session.unlink(missing_ok=True)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], check=True, cwd=ROOT)
+    minutes = (time.monotonic() - started) / 60
+    killed, survivors, equivalent, incompetent = 0, [], 0, 0
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            mutation = item.mutations[0]
+            key = (Path(mutation.module_path).as_posix(), mutation.operator_name, mutation.occurrence)
+            if result.test_outcome == "incompetent":
+                incompetent += 1
+            elif result.is_killed:
+                killed += 1
+            elif key in EQUIVALENT:
+                equivalent += 1
+            else:
+                survivors.append(f"## {key[0]} {key[1]} #{key[2]} line {mutation.start_pos[0]}\n{result.diff}\n")
+    counted = killed + len(survivors)
+    score = 100.0 * killed / counted if counted else 100.0
+    line = (
+        f"| {group.name} | {', '.join(group.modules)} | {counted + equivalent} | {killed} | {len(survivors)} "
+        f"| {equivalent} | {score:.1f} % | {minutes:.0f} min |"
+    )
+    (BUILD / f"{group.name}.txt").write_text(
+        f"{line}\nincompetent (did not import): {incompetent}\n\n" + "\n".join(survivors)
+    )
+    return line
+
+
+def main(names: list[str]) -> None:
+    chosen = [g for g in GROUPS if not names or g.name in names]
+    rows = _rows()
+    for group in chosen:
+        rows[group.name] = run(group)
+        print(rows[group.name], flush=True)
+        _write(rows)
+
+
+def _rows() -> dict[str, str]:
+    """The report's rows so far, by group (a run of some groups keeps the others')."""
+    if not REPORT.exists():
+        return {}
+    names = {g.name for g in GROUPS}
+    found = {}
+    for line in REPORT.read_text().splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 2 and cells[1] in names:
+            found[cells[1]] = line
+    return found
+
+
+def _write(rows: dict[str, str]) -> None:
+    header = (
+        "| group | modules | mutants | killed | survived | equivalent | score (killed / non-equivalent) | time |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+    )
+    ordered = [rows[g.name] for g in GROUPS if g.name in rows]
+    REPORT.write_text(
+        "# Mutation report\n\nWritten by `make mutation` (tests/mutation/run.py: cosmic-ray, one worker). "
+        "The surviving mutants, with their diffs, are in build/mutation/<group>.txt; the equivalent ones "
+        "are listed with their reasons in docs/testing.md.\n\n" + header + "\n".join(ordered) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
