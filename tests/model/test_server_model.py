@@ -20,6 +20,11 @@ from tests.model.machine import ContractMachine
 LONG = os.environ.get("FRONTDESK_MODEL_LONG") == "1"
 
 
+def bound(name: str, short: int, long: int) -> int:
+    """A run's size: FRONTDESK_MODEL_<name> if set, else the long or the short default."""
+    return int(os.environ.get(f"FRONTDESK_MODEL_{name}", long if LONG else short))
+
+
 @pytest.fixture
 def model_server(postgresql_database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     server = start_server(postgresql_database_url, tmp_path, extra_env=SERVER_ENV)
@@ -36,8 +41,8 @@ def test_a_live_server_keeps_the_contracts_session_rules(model_server: LiveServe
     run_state_machine_as_test(
         OverHttp,
         settings=settings(
-            max_examples=100 if LONG else 3,
-            stateful_step_count=50 if LONG else 20,
+            max_examples=bound("EXAMPLES", 3, 100),
+            stateful_step_count=bound("STEPS", 20, 50),
             derandomize=not LONG,
             database=None,
             deadline=None,

@@ -15,6 +15,11 @@ from tests.model.machine import ContractMachine
 LONG = os.environ.get("FRONTDESK_MODEL_LONG") == "1"
 
 
+def bound(name: str, short: int, long: int) -> int:
+    """A run's size: FRONTDESK_MODEL_<name> if set, else the long or the short default."""
+    return int(os.environ.get(f"FRONTDESK_MODEL_{name}", long if LONG else short))
+
+
 def test_the_service_layer_keeps_the_contracts_session_rules(tmp_path: Path) -> None:
     url, _ = throwaway_database("sqlite", tmp_path)
 
@@ -25,8 +30,8 @@ def test_the_service_layer_keeps_the_contracts_session_rules(tmp_path: Path) -> 
     run_state_machine_as_test(
         OnTheServiceLayer,
         settings=settings(
-            max_examples=300 if LONG else 20,
-            stateful_step_count=60 if LONG else 30,
+            max_examples=bound("EXAMPLES", 20, 300),
+            stateful_step_count=bound("STEPS", 30, 60),
             derandomize=not LONG,
             database=None,
             deadline=None,
