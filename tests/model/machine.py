@@ -127,9 +127,14 @@ class ContractMachine(RuleBasedStateMachine):
     # --- setup -----------------------------------------------------------------------------------
 
     @initialize()
-    def admin(self) -> None:
-        """An administrator, kept out of the model's users (it bans, it is never banned)."""
+    def admin_and_first_member(self) -> None:
+        """An administrator, kept out of the model's users (it bans, it is never banned), and a first
+        member with a browser session and an API key, so short runs start where the rules bite."""
         self.admin_id = self.driver.make_admin("root@example.com", "rootadmin", ADMIN_PASSWORD)
+        self.sign_up()
+        first = self.model.creds[0]
+        self.create_key(0, right=True)
+        assert any(c.is_api_key for c in self.model.creds), f"no API key for {first!r}"
 
     # --- accounts --------------------------------------------------------------------------------
 
