@@ -95,9 +95,19 @@ def run(group: Group) -> str:
         return f"| {group.name} | {', '.join(group.modules)} | baseline tests failed: not run | | | | | |"
     subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)], check=True, cwd=ROOT)
     subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], check=True, cwd=ROOT)
-    minutes = (time.monotonic() - started) / 60
+    (BUILD / f"{group.name}.minutes").write_text(f"{(time.monotonic() - started) / 60:.0f}")
+    return summarise(group)
+
+
+def summarise(group: Group) -> str:
+    """The group's row from its session (a partial one too, if a run was stopped); its survivors
+    (with diffs) go to build/mutation/<group>.txt."""
+    session = BUILD / f"{group.name}.sqlite"
+    timing = BUILD / f"{group.name}.minutes"
+    minutes = f"{timing.read_text()} min" if timing.exists() else "stopped"
     killed, survivors, equivalent, incompetent = 0, [], 0, 0
     with use_db(str(session), WorkDB.Mode.open) as db:
+        total = db.num_work_items
         for item, result in db.completed_work_items:
             mutation = item.mutations[0]
             key = (Path(mutation.module_path).as_posix(), mutation.operator_name, mutation.occurrence)
@@ -105,15 +115,16 @@ def run(group: Group) -> str:
                 incompetent += 1
             elif result.is_killed:
                 killed += 1
-            elif key in EQUIVALENT:
+            elif key in EQUIVALENT or equivalent_by_shape(result.diff or ""):
                 equivalent += 1
             else:
                 survivors.append(f"## {key[0]} {key[1]} #{key[2]} line {mutation.start_pos[0]}\n{result.diff}\n")
     counted = killed + len(survivors)
     score = 100.0 * killed / counted if counted else 100.0
+    done = counted + equivalent + incompetent
     line = (
-        f"| {group.name} | {', '.join(group.modules)} | {counted + equivalent} | {killed} | {len(survivors)} "
-        f"| {equivalent} | {score:.1f} % | {minutes:.0f} min |"
+        f"| {group.name} | {', '.join(group.modules)} | {done} of {total} | {killed} | {len(survivors)} "
+        f"| {equivalent} | {score:.1f} % | {minutes} |"
     )
     (BUILD / f"{group.name}.txt").write_text(
         f"{line}\nincompetent (did not import): {incompetent}\n\n" + "\n".join(survivors)
@@ -121,11 +132,24 @@ def run(group: Group) -> str:
     return line
 
 
+def equivalent_by_shape(diff: str) -> bool:
+    """A signature's keyword-only marker `*` turned into the positional-only `/`: every caller passes
+    the parameters before it by position and those after it by name, so every call binds alike."""
+    removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return len(removed) == len(added) == 1 and ", *," in removed[0] and removed[0].replace(", *,", ", /,") == added[0]
+
+
 def main(names: list[str]) -> None:
+    """Run the named groups (all without names); `--report` only summarises the sessions there are."""
+    report_only = "--report" in names
+    names = [n for n in names if n != "--report"]
     chosen = [g for g in GROUPS if not names or g.name in names]
     rows = _rows()
     for group in chosen:
-        rows[group.name] = run(group)
+        if report_only and not (BUILD / f"{group.name}.sqlite").exists():
+            continue
+        rows[group.name] = summarise(group) if report_only else run(group)
         print(rows[group.name], flush=True)
         _write(rows)
 
@@ -145,7 +169,7 @@ def _rows() -> dict[str, str]:
 
 def _write(rows: dict[str, str]) -> None:
     header = (
-        "| group | modules | mutants | killed | survived | equivalent | score (killed / non-equivalent) | time |\n"
+        "| group | modules | mutants tested | killed | survived | equivalent | score | time |\n"
         "|---|---|---|---|---|---|---|---|\n"
     )
     ordered = [rows[g.name] for g in GROUPS if g.name in rows]
