@@ -159,6 +159,24 @@ class SecondFactorRequired(FrontdeskError):
         return f"SecondFactorRequired(methods={self.methods!r}, challenge=<hidden>)"
 
 
+class ReauthenticationRequired(FrontdeskError):
+    """A sensitive action on a session whose last proved factor is older than REAUTH_MAX_AGE
+    (403 `reauthentication_required`): `POST /v1/reauthenticate`, then try again."""
+
+    def __init__(
+        self, message: str = "Confirm it is you first: re-authenticate (POST /v1/reauthenticate), then try again."
+    ) -> None:
+        super().__init__(message)
+
+
+class SecondFactorEnrolmentRequired(FrontdeskError):
+    """FRONTDESK_REQUIRE_SECOND_FACTOR covers this user, who has no second factor yet: only enrolment
+    is open (403 `second_factor_required`). Not `SecondFactorRequired`, the 202 of a first step."""
+
+    def __init__(self) -> None:
+        super().__init__("Set up a second factor (an authenticator app or a security key) before doing anything else.")
+
+
 class SocialSignInFailed(FrontdeskError):
     """A social sign-in callback was refused (bad or used state, no binding cookie, a token that does
     not validate, ...). `reason` is a short machine word for logs and metrics, never shown with secrets.

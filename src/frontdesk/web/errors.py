@@ -47,6 +47,8 @@ class ErrorCode(StrEnum):
     CANNOT_DELETE_CURRENT_SESSION = "cannot_delete_current_session"
     MUST_CONFIRM = "must_confirm"
     INVALID_CODE = "invalid_code"
+    REAUTHENTICATION_REQUIRED = "reauthentication_required"
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
     MFA_REQUIRED = "mfa_required"  # not an error: the 202 of a first step (see `mfa_required`)
     LAST_SIGN_IN_METHOD = "last_sign_in_method"
     SOCIAL_SIGN_IN_FAILED = "social_sign_in_failed"
@@ -100,6 +102,8 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (Unauthenticated, 401, ErrorCode.UNAUTHENTICATED),
     (AmbiguousCredentials, 401, ErrorCode.AMBIGUOUS_CREDENTIALS),
     (e.AccountSuspended, 403, ErrorCode.ACCOUNT_SUSPENDED),
+    (e.ReauthenticationRequired, 403, ErrorCode.REAUTHENTICATION_REQUIRED),
+    (e.SecondFactorEnrolmentRequired, 403, ErrorCode.SECOND_FACTOR_REQUIRED),
     (e.Forbidden, 403, ErrorCode.FORBIDDEN),
     (e.NotFound, 404, ErrorCode.NOT_FOUND),
     (e.UsernameTaken, 409, ErrorCode.USERNAME_TAKEN),
