@@ -169,6 +169,21 @@ class ReauthenticationRequired(FrontdeskError):
         super().__init__(message)
 
 
+class InsufficientAuthentication(FrontdeskError):
+    """The caller is signed in, but not strongly or recently enough for what was asked: a proxy's
+    `GET /v1/verify?aal=2` or `?max_age=N`, or a library route's `require_aal` / `require_fresh`
+    (401 `insufficient_user_authentication`, the RFC 9470 step-up). `aal` and `max_age` (seconds)
+    are what was demanded."""
+
+    def __init__(self, *, aal: int | None = None, max_age: int | None = None) -> None:
+        needs = " and ".join(
+            n for n in ("a second factor" if aal else "", "a recent sign-in" if max_age is not None else "") if n
+        )
+        super().__init__(f"This needs {needs or 'a stronger sign-in'}: sign in again.")
+        self.aal = aal
+        self.max_age = max_age
+
+
 class SecondFactorEnrolmentRequired(FrontdeskError):
     """FRONTDESK_REQUIRE_SECOND_FACTOR covers this user, who has no second factor yet: only enrolment
     is open (403 `second_factor_required`). Not `SecondFactorRequired`, the 202 of a first step."""

@@ -58,3 +58,12 @@ def renew(db: Session, deps: Deps, principal: Principal, method: str, *, aal: in
     session_store.reauthenticated(
         db, principal.session_id, deps.clock.now(), factors=",".join(proved), aal=max(principal.aal, aal or 1)
     )
+
+
+def satisfies(principal: Principal, now: datetime, *, aal: int | None = None, max_age: timedelta | None = None) -> bool:
+    """Whether the caller signed in at least at assurance level `aal` and proved a factor within
+    `max_age` (the step-up demands of `GET /v1/verify?aal=&max_age=` and the library's `require_aal`
+    / `require_fresh`; either may be None, asking nothing)."""
+    if aal is not None and principal.aal < aal:
+        return False
+    return max_age is None or is_fresh(principal, now, max_age)

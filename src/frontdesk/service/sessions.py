@@ -58,6 +58,9 @@ class SessionView:
     long_lived: bool
     is_api_key: bool
     is_current: bool
+    aal: int
+    factors: list[str]
+    authenticated_at: datetime
     ip_address: str | None
     user_agent: str | None
     browser: str
@@ -292,6 +295,9 @@ def _view(s: UserSession, current_session_id: int | None) -> SessionView:
         long_lived=s.long_lived,
         is_api_key=s.is_api_key,
         is_current=s.id == current_session_id,
+        aal=s.aal,
+        factors=s.factor_list,
+        authenticated_at=s.authenticated,
         ip_address=s.ip_address,
         user_agent=s.user_agent,
         browser=device.browser,
