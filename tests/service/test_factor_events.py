@@ -224,8 +224,8 @@ def test_the_admin_reset_removes_every_factor_and_every_way_in(fd: Frontdesk, cl
     done = fd.call(reset_second_factors, user.id, CTX, actor_id=7)
     assert (done.totp, done.webauthn, done.recovery_codes, done.sessions) == (2, 1, 10, 2)
     for model in (TotpFactor, WebAuthnCredential, RecoveryCode):
-        assert count(fd, model, model.user_id == user.id) == 0  # type: ignore[attr-defined]
-        assert count(fd, model, model.user_id == bystander.id) > 0  # type: ignore[attr-defined]
+        assert count(fd, model, model.user_id == user.id) == 0
+        assert count(fd, model, model.user_id == bystander.id) > 0
     for issued in sessions:
         assert fd.read(authenticate, issued.token, is_api_key=issued.session.is_api_key) is None
     assert fd.read(authenticate, kept.token, is_api_key=False) is not None

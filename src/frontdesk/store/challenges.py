@@ -58,7 +58,7 @@ def end_for_user(db: Session, user_id: int, now: datetime) -> int:
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def delete_dead(db: Session, cutoff: datetime, limit: int) -> int:

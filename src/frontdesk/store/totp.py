@@ -67,7 +67,7 @@ def delete_pending_before(db: Session, created_before: datetime, limit: int) -> 
     """Delete up to `limit` pending (never confirmed) factors begun before `created_before`."""
     ids = select(TotpFactor.id).where(TotpFactor.confirmed.is_(False), TotpFactor.created < created_before).limit(limit)
     result = db.execute(delete(TotpFactor).where(TotpFactor.id.in_(ids)).execution_options(synchronize_session=False))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def remove(db: Session, user_id: int) -> int:

@@ -83,7 +83,7 @@ def delete_dead_challenges(db: Session, cutoff: datetime, limit: int) -> int:
     result = db.execute(
         delete(WebAuthnChallenge).where(WebAuthnChallenge.id.in_(ids)).execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def consume_challenge(db: Session, challenge_hash: bytes, purpose: str, now: datetime) -> WebAuthnChallenge | None:
