@@ -321,7 +321,7 @@ def test_signed_in_requests_reach_the_app_with_the_identity(stack: Stack) -> Non
         assert headers["x-frontdesk-user-id"] == str(account.user_id), "the client's forged header got through"
         assert headers["x-frontdesk-username"] == account.username
         assert headers["x-frontdesk-session-id"] == str(session_id)
-        assert headers.get("x-frontdesk-aal") in (None, "1"), "the client's forged level got through"
+        assert headers["x-frontdesk-aal"] == "1", "the client's forged level got through"
 
         (item,) = [s for s in browser.get("/v1/sessions").json()["sessions"] if s["id"] == session_id]
         assert item["ip_address"] == CLIENT, "the address nginx saw, not the one the client claimed"
@@ -339,11 +339,9 @@ def test_signed_in_requests_reach_the_app_with_the_identity(stack: Stack) -> Non
     assert stack.frontdesk.process.poll() is None
 
 
-# TODO(stepup): drop this mark once `/v1/verify?aal=2` (the stepup work) is on main; strict, so it
-# fails loudly the day it starts passing.
-@pytest.mark.xfail(reason="needs the stepup work: /v1/verify?aal=2 and X-Frontdesk-AAL", strict=True)
 def test_the_aal2_route_needs_a_second_factor(stack: Stack) -> None:
-    """`/admin/` asks `/v1/verify?aal=2` (written last: the step-up answer comes from the stepup work)."""
+    """`/admin/` asks `/v1/verify?aal=2`: an aal 1 session gets the RFC 9470 challenge, an aal 2 one
+    gets through with its level and sign-in time (and a forged level never reaches the app)."""
     account = stack.account()
     with stack.browser() as browser:
         assert log_in(browser, account.username).status_code == 200
