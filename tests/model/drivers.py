@@ -11,13 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
-
 from frontdesk.clock import FrozenClock
-from frontdesk.errors import Forbidden, FrontdeskError, SecondFactorRequired
-from frontdesk.models import UserSession
+from frontdesk.errors import FrontdeskError, SecondFactorRequired
 from frontdesk.runtime import Frontdesk
-from frontdesk.service import accounts, login, reset, second_factor, sessions, signup, totp
+from frontdesk.service import accounts, freshness, login, reauth, reset, second_factor, sessions, signup, totp
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.results import AuthResult
 from frontdesk.web.errors import code_for
@@ -113,6 +110,10 @@ class Driver(Protocol):
     def begin_totp(self, token: str, is_api_key: bool) -> str | Refused: ...
     def confirm_totp(self, token: str, is_api_key: bool, code: str) -> Enrolled | Refused: ...
     def remove_totp(self, token: str, is_api_key: bool) -> Refused | None: ...
+    def reauthenticate(
+        self, token: str, is_api_key: bool, *, password: str | None = None, totp: str | None = None,
+        recovery_code: str | None = None,
+    ) -> Refused | None: ...  # fmt: skip
 
 
 def totp_step(when: datetime) -> int:
@@ -123,8 +124,8 @@ def totp_step(when: datetime) -> int:
 class ServiceDriver:
     """The use cases of `frontdesk.service`, called as the HTTP edge calls them, on a frozen clock.
 
-    Where the edge adds a rule of its own (a caller must authenticate; factors are managed from a
-    browser session, not an API key), this driver applies the same rule, so both drivers answer alike.
+    Where the edge adds a rule of its own (a caller must authenticate; managing factors needs a fresh
+    browser session, `web/deps.Fresh`), this driver asks the same service rule, so both answer alike.
     """
 
     def __init__(self, database_url: str) -> None:
@@ -226,10 +227,9 @@ class ServiceDriver:
         principal = self._caller(token, is_api_key)
         if principal is None:
             return None
-        with self.fd.factory() as db:
-            aal = db.scalar(select(UserSession.aal).where(UserSession.id == principal.session_id))
-        assert aal is not None
-        return Answer(principal.user_id, principal.session_id, aal)
+        return Answer(
+            principal.user_id, principal.session_id, principal.aal, int(principal.authenticated_at.timestamp())
+        )
 
     def log_out(self, token: str) -> None:
         principal = self._caller(token, False)
@@ -237,14 +237,14 @@ class ServiceDriver:
             self.fd.call(sessions.end_current_session, principal, self.ctx)
 
     def _as_caller(
-        self, token: str, is_api_key: bool, run: Callable[[Principal], object], *, browser_only: bool = False
+        self, token: str, is_api_key: bool, run: Callable[[Principal], object], *, fresh: bool = False
     ) -> object:
         principal = self._caller(token, is_api_key)
         if principal is None:
             return Refused("unauthenticated")
         try:
-            if browser_only and principal.is_api_key:  # the edge's rule (web/api/factors.py)
-                raise Forbidden("Manage second factors from a signed-in browser, not with an API key.")
+            if fresh:  # the edge's `Fresh` dependency (web/deps.py)
+                freshness.ensure_fresh(self.fd.deps, principal)
             return run(principal)
         except FrontdeskError as exc:
             return Refused(code_for(exc).value)
@@ -284,7 +284,7 @@ class ServiceDriver:
             token,
             is_api_key,
             lambda p: self.fd.call(totp.begin_totp_enrolment, p.user_id, self.ctx).secret,
-            browser_only=True,
+            fresh=True,
         )
         assert isinstance(answer, str | Refused)
         return answer
@@ -294,13 +294,36 @@ class ServiceDriver:
             token,
             is_api_key,
             lambda p: Enrolled(self.fd.call(totp.confirm_totp, p.user_id, code, self.ctx)),
-            browser_only=True,
+            fresh=True,
         )
         assert isinstance(answer, Enrolled | Refused)
         return answer
 
     def remove_totp(self, token: str, is_api_key: bool) -> Refused | None:
         answer = self._as_caller(
-            token, is_api_key, lambda p: self.fd.call(totp.remove_totp, p.user_id, self.ctx), browser_only=True
+            token, is_api_key, lambda p: self.fd.call(totp.remove_totp, p.user_id, self.ctx), fresh=True
+        )
+        return answer if isinstance(answer, Refused) else None
+
+    def reauthenticate(
+        self,
+        token: str,
+        is_api_key: bool,
+        *,
+        password: str | None = None,
+        totp: str | None = None,
+        recovery_code: str | None = None,
+    ) -> Refused | None:
+        answer = self._as_caller(
+            token,
+            is_api_key,
+            lambda p: self.fd.call(
+                reauth.reauthenticate,
+                p,
+                self.ctx,
+                password=password,
+                totp_code=totp,
+                recovery_code=recovery_code,
+            ),
         )
         return answer if isinstance(answer, Refused) else None

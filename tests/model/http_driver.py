@@ -3,8 +3,8 @@
 Time: the server runs on the real clock, so moving it is SQL time travel: every timestamp in the
 database is shifted back by the step (after the server has written its pending session touches),
 which to the server is the same as the clock having moved on. `now()` is the real time plus the
-travel so far. Emails are read from the outbox table (the dev mailbox's source); superusers and
-the aal of a session, which the API does not show yet, are read and written with SQL too.
+travel so far. Emails are read from the outbox table (the dev mailbox's source); the administrator is made with
+the library on the server's database.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy import DateTime, select, update
 
-from frontdesk.models import Base, OutboxEmail, UserSession
+from frontdesk.models import Base, OutboxEmail
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
@@ -184,15 +184,11 @@ class HttpDriver:
         # /v1/session is read a moment later: it may already see the session expire, never another
         if shown["logged_in"]:
             assert shown["user_id"] == user_id and shown["is_api_key"] == is_api_key, shown
-        aal_header = verify.headers.get("X-Frontdesk-AAL")
-        if aal_header is not None:
-            aal = int(aal_header)
-        else:  # the API shows no aal yet (contract section 6): read the session's row
-            with self.fd.factory() as db:
-                stored = db.scalar(select(UserSession.aal).where(UserSession.id == session_id))
-            assert stored is not None
-            aal = stored
-        return Answer(user_id, session_id, aal)
+            assert shown["aal"] == int(verify.headers["X-Frontdesk-AAL"]), shown
+        aal = int(verify.headers["X-Frontdesk-AAL"])
+        # the stored time has travelled back with every clock step: in the model's time, add them
+        auth_time = int(verify.headers["X-Frontdesk-Auth-Time"]) + int(self.offset.total_seconds())
+        return Answer(user_id, session_id, aal, auth_time)
 
     def log_out(self, token: str) -> None:
         response = self._send("POST", "/v1/logout", token=token)
@@ -243,3 +239,16 @@ class HttpDriver:
 
     def remove_totp(self, token: str, is_api_key: bool) -> Refused | None:
         return self._done(self._send("DELETE", "/v1/second-factors/totp", token=token, is_api_key=is_api_key), 204)
+
+    def reauthenticate(
+        self,
+        token: str,
+        is_api_key: bool,
+        *,
+        password: str | None = None,
+        totp: str | None = None,
+        recovery_code: str | None = None,
+    ) -> Refused | None:
+        given = {"password": password, "totp": totp, "recovery_code": recovery_code}
+        body = {k: v for k, v in given.items() if v is not None}
+        return self._done(self._send("POST", "/v1/reauthenticate", token=token, is_api_key=is_api_key, json=body), 204)

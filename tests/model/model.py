@@ -17,6 +17,8 @@ LOGIN_LINK_TTL = timedelta(minutes=10)
 RESET_TTL = timedelta(hours=2)
 CHALLENGE_TTL = timedelta(minutes=5)
 CHALLENGE_ATTEMPTS = 5
+REAUTH_MAX_AGE = timedelta(minutes=10)
+SECOND_FACTORS = frozenset({"totp", "webauthn", "recovery_code"})
 API_KEY_DAYS = 30  # every key the model makes lives this long
 
 
@@ -52,6 +54,8 @@ class MCred:
     expiry: datetime
     last_seen: datetime
     aal: int
+    authenticated_at: datetime
+    factors: tuple[str, ...] = ()
     ended: bool = False
 
     def __repr__(self) -> str:
@@ -61,11 +65,26 @@ class MCred:
 
 @dataclass(frozen=True)
 class Answer:
-    """What `/v1/verify` (and `/v1/session`) say about a credential when it is valid."""
+    """What `/v1/verify` (and `/v1/session`) say about a credential when it is valid;
+    `auth_time` (`X-Frontdesk-Auth-Time`, Unix seconds) is compared to the second."""
 
     user_id: int
     session_id: int
     aal: int
+    auth_time: int
+
+    def same(self, other: Answer | None) -> bool:
+        """Equal, but for up to 2 s of `auth_time` (a live server stamps its own request time)."""
+        return (
+            other is not None
+            and (self.user_id, self.session_id, self.aal) == (other.user_id, other.session_id, other.aal)
+            and abs(self.auth_time - other.auth_time) <= 2
+        )
+
+
+def assurance_level(factors: tuple[str, ...]) -> int:
+    """Contract section 6: 2 for a first factor plus a second factor (or a passkey), else 1."""
+    return 2 if "passkey" in factors or (len(factors) >= 2 and SECOND_FACTORS & set(factors)) else 1
 
 
 @dataclass
@@ -127,7 +146,22 @@ class Model:
     def expected(self, cred: MCred, now: datetime) -> Answer | None:
         if not self.cred_valid(cred, now):
             return None
-        return Answer(self.users[cred.username].user_id, cred.session_id, cred.aal)
+        auth_time = int(cred.authenticated_at.timestamp())
+        return Answer(self.users[cred.username].user_id, cred.session_id, cred.aal, auth_time)
+
+    def fresh(self, cred: MCred, now: datetime) -> bool:
+        """A cookie session in which a factor was proved within REAUTH_MAX_AGE."""
+        return not cred.is_api_key and now - cred.authenticated_at <= REAUTH_MAX_AGE
+
+    def renew(self, cred: MCred, method: str, now: datetime, *, aal: int | None = None) -> None:
+        """A re-authentication with `method`: fresh from now, `method` among the factors, the aal
+        raised to `aal` (never lowered). Nothing for an API key."""
+        if cred.is_api_key:
+            return
+        cred.authenticated_at = now
+        if method not in cred.factors:
+            cred.factors = (*cred.factors, method)
+        cred.aal = max(cred.aal, aal or 1)
 
     def link_valid(self, link: MLink, now: datetime) -> bool:
         return not link.used and link.created <= now <= link.expiry
@@ -142,15 +176,18 @@ class Model:
     # --- changes ---------------------------------------------------------------------------------
 
     def add_session(
-        self, token: str, session_id: int, user: MUser, *, long_lived: bool, aal: int, now: datetime
+        self, token: str, session_id: int, user: MUser, *, long_lived: bool, factors: tuple[str, ...], now: datetime
     ) -> MCred:
-        cred = MCred(token, False, user.username, session_id, long_lived, now, now + SESSION_TTL, now, aal)
+        aal = assurance_level(factors)
+        cred = MCred(
+            token, False, user.username, session_id, long_lived, now, now + SESSION_TTL, now, aal, now, factors
+        )
         self.creds.append(cred)
         return cred
 
     def add_key(self, token: str, session_id: int, user: MUser, now: datetime) -> MCred:
         expiry = now + timedelta(days=API_KEY_DAYS)
-        cred = MCred(token, True, user.username, session_id, True, now, expiry, now, 1)
+        cred = MCred(token, True, user.username, session_id, True, now, expiry, now, 1, now)
         self.creds.append(cred)
         return cred
 

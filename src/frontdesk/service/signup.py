@@ -123,6 +123,7 @@ def confirm_signup(db: Session, deps: Deps, token: str, ctx: RequestContext) -> 
         raise TokenInvalid("This email address is already registered; sign in instead.") from None
     except UsernameTaken:
         raise UsernameTaken() from None
-    issued = issue_session(db, deps, user, ctx, long_lived=False)
+    # the confirmation link proved the email address: the session's first factor (contract section 6)
+    issued = issue_session(db, deps, user, ctx, long_lived=False, factors=("email_link",))
     audit.record(db, deps, "signup.confirmed", ctx, user_id=user.id, session_id=issued.session.id)
     return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))
