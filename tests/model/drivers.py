@@ -88,6 +88,9 @@ class Enrolled:
 class Driver(Protocol):
     """The contract's operations. A caller is a token and how it is presented (cookie or bearer)."""
 
+    # how far apart the model's and the system's time of one operation may be (seconds)
+    time_slack: float
+
     def now(self) -> datetime: ...
     def advance(self, delta: timedelta) -> None: ...
     def close(self) -> None: ...
@@ -134,6 +137,7 @@ class ServiceDriver:
         self.fd = Frontdesk(fast_settings(database_url, **NO_LIMITS), clock=self.clock)
         self.ctx = RequestContext(ip_address="203.0.113.7", user_agent="model")
         self.admin_id: int | None = None
+        self.time_slack = 1.0  # the frozen clock: only the rounding to whole seconds
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -66,19 +66,20 @@ class MCred:
 @dataclass(frozen=True)
 class Answer:
     """What `/v1/verify` (and `/v1/session`) say about a credential when it is valid;
-    `auth_time` (`X-Frontdesk-Auth-Time`, Unix seconds) is compared to the second."""
+    `auth_time` is `X-Frontdesk-Auth-Time` (Unix seconds)."""
 
     user_id: int
     session_id: int
     aal: int
     auth_time: int
 
-    def same(self, other: Answer | None) -> bool:
-        """Equal, but for up to 2 s of `auth_time` (a live server stamps its own request time)."""
+    def same(self, other: Answer | None, slack: float) -> bool:
+        """Equal, but for `slack` seconds of `auth_time` (a live server stamps its own time, within
+        the operation that the model dates by its start)."""
         return (
             other is not None
             and (self.user_id, self.session_id, self.aal) == (other.user_id, other.session_id, other.aal)
-            and abs(self.auth_time - other.auth_time) <= 2
+            and abs(self.auth_time - other.auth_time) <= slack
         )
 
 
