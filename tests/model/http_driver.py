@@ -61,6 +61,10 @@ class HttpDriver:
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
 
+    def totp_now(self) -> datetime:
+        """TOTP runs on the server's real clock: SQL time travel does not move its steps."""
+        return datetime.now(UTC)
+
     def advance(self, delta: timedelta) -> None:
         time.sleep(TOUCH_SETTLE)
         with self.fd.transaction() as db:

@@ -266,7 +266,7 @@ class ContractMachine(RuleBasedStateMachine):
         user.pending_secret = got
         if confirm == "skip":
             return
-        step = totp_step(self.driver.now())
+        step = totp_step(self.driver.totp_now())
         code = pyotp.TOTP(got).generate_otp(step) if confirm == "right" else wrong_code(got, step)
         confirmed = self.driver.confirm_totp(cred.token, cred.is_api_key, code)
         if confirm == "wrong":
@@ -304,8 +304,8 @@ class ContractMachine(RuleBasedStateMachine):
         """`POST /v1/reauthenticate`: a password (only without a second factor) or a second factor."""
         cred = self._cred(i)
         user = self.model.users[cred.username]
-        secret, t0 = user.totp_secret, self.driver.now()
-        step = totp_step(t0)
+        secret = user.totp_secret
+        step = totp_step(self.driver.totp_now())
         recovery = sorted(user.recovery_codes)[0] if user.recovery_codes else None
         if how == "recovery" and recovery is None:
             how = "totp"
@@ -349,7 +349,7 @@ class ContractMachine(RuleBasedStateMachine):
         user = self.model.users[challenge.username]
         secret = user.totp_secret
         t0 = self.driver.now()
-        step = totp_step(t0)
+        step = totp_step(self.driver.totp_now())
         recovery = sorted(user.recovery_codes)[0] if user.recovery_codes else None
         if how == "recovery" and recovery is None:
             how = "wrong"
