@@ -137,7 +137,11 @@ def equivalent_by_shape(diff: str) -> bool:
     the parameters before it by position and those after it by name, so every call binds alike."""
     removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
     added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    return len(removed) == len(added) == 1 and ", *," in removed[0] and removed[0].replace(", *,", ", /,") == added[0]
+    if len(removed) != 1 or len(added) != 1:
+        return False
+    if removed[0].strip() == "*," and added[0].strip() == "/,":
+        return True
+    return ", *," in removed[0] and removed[0].replace(", *,", ", /,") == added[0]
 
 
 def main(names: list[str]) -> None:
