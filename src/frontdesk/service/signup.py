@@ -47,12 +47,17 @@ def request_signup(
     shown_email, ekey = normalise_email(email)
     name = clean_name(name)
     check_password(password, deps.settings.product_name, username=username, email=shown_email)
+    if user_store.get_by_username_key(db, ukey) is not None:
+        raise UsernameTaken()  # (a rollback: such an attempt is not counted either way)
+    existing = user_store.get_by_email_key(db, ekey)
     if ctx.ip_address:  # counted first, before any hashing: signup is no free Argon2 pump
         ratelimit.take(db, deps, ratelimit.subject_key("signup:ip", ctx.ip_address), deps.settings.signups_per_ip)
-    if user_store.get_by_username_key(db, ukey) is not None:
-        raise UsernameTaken()
-    existing = user_store.get_by_email_key(db, ekey)
-    if not emails.may_send(db, deps, ekey, ctx):
+    sending = emails.may_send(db, deps, ekey, ctx)
+    # The counts are kept, and their rows' locks released, before any hashing: held through the
+    # hash, every signup from one address (or one proxy) would queue behind the one hashing, and
+    # 50 at once ran into the statement timeout (503). The rest runs in a new transaction.
+    db.commit()
+    if not sending:
         deps.hasher.burn(password)
         return
     if existing is not None:
