@@ -6,7 +6,7 @@ The transcript is the ```console block after the `first-hour transcript` marker 
 `$ ` lines are commands, the lines under one are what it prints. Timestamps, the page token (it
 encodes a timestamp) and curl's version are the only parts compared loosely.
 
-Slow (a clone, an install from uv's cache, a server start; well under two minutes): runs under
+Slow (a clone, an install from uv's cache, a server start; well under a minute on a quiet machine): runs under
 `make test-slow`, so in CI through `.ci/run`.
 """
 
@@ -28,12 +28,14 @@ from tests.live import free_port
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- first-hour transcript"
 README_ORIGIN = "http://127.0.0.1:8000"
-FIRST_ANSWER_TIMEOUT = 110.0  # seconds from `make run` to the first /healthz answer
+# seconds from `make run` to the first /healthz answer: about 20 s on a quiet 2-core machine with
+# uv's cache warm, but 130 s was measured while seven other test sessions shared it
+FIRST_ANSWER_TIMEOUT = 200.0
 TRANSCRIPT_TIMEOUT = 60.0
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.timeout(300),
+    pytest.mark.timeout(420),
     pytest.mark.skipif(os.environ.get("FRONTDESK_TEST_SLOW") != "1", reason="run with `make test-slow`"),
 ]
 
