@@ -87,7 +87,7 @@ ID_ROUTES = [
     ("POST", "/v1/admin/users/{user_id}/api-keys"),
     ("POST", "/account/sessions/{session_id:int}/revoke"),
     ("DELETE", "/v1/webauthn/credentials/{credential_id:int}"),
-    ("DELETE", "/v1/identities/{identity:int}"),
+    ("DELETE", "/v1/identities/{identity}"),
     ("GET", "/v1/usernames/{username}"),
     ("GET", "/v1/oauth/{provider}/start"),
     ("GET", "/v1/oauth/{provider}/callback"),
