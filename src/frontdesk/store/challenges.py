@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import SecondFactorChallenge
+from frontdesk.store.rows import changed
 
 
 def add(db: Session, challenge: SecondFactorChallenge) -> SecondFactorChallenge:
@@ -46,7 +47,18 @@ def use(db: Session, challenge_id: int, now: datetime) -> bool:
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return changed(result) == 1
+
+
+def end_for_user(db: Session, user_id: int, now: datetime) -> int:
+    """Mark every open challenge of the user used (an administrator reset their factors)."""
+    result = db.execute(
+        update(SecondFactorChallenge)
+        .where(SecondFactorChallenge.user_id == user_id, SecondFactorChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return changed(result)
 
 
 def delete_dead(db: Session, cutoff: datetime, limit: int) -> int:
@@ -61,4 +73,4 @@ def delete_dead(db: Session, cutoff: datetime, limit: int) -> int:
         .where(SecondFactorChallenge.id.in_(ids))
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import TotpFactor
+from frontdesk.store.rows import changed
 
 
 def get(db: Session, user_id: int, *, confirmed: bool) -> TotpFactor | None:
@@ -44,7 +45,7 @@ def claim_step(db: Session, factor_id: int, step: int, now: datetime) -> bool:
         .values(last_used_step=step, last_used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return changed(result) == 1
 
 
 def activate(db: Session, factor_id: int, user_id: int, now: datetime) -> None:
@@ -62,9 +63,16 @@ def activate(db: Session, factor_id: int, user_id: int, now: datetime) -> None:
     )
 
 
+def delete_pending_before(db: Session, created_before: datetime, limit: int) -> int:
+    """Delete up to `limit` pending (never confirmed) factors begun before `created_before`."""
+    ids = select(TotpFactor.id).where(TotpFactor.confirmed.is_(False), TotpFactor.created < created_before).limit(limit)
+    result = db.execute(delete(TotpFactor).where(TotpFactor.id.in_(ids)).execution_options(synchronize_session=False))
+    return changed(result)
+
+
 def remove(db: Session, user_id: int) -> int:
     """Delete every TOTP factor of the user, active and pending."""
     result = db.execute(
         delete(TotpFactor).where(TotpFactor.user_id == user_id).execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
