@@ -3,8 +3,8 @@ serves, and the README's curl transcript, run as written against that port, answ
 README shows (logout 204, then verify 401), so the two cannot drift apart.
 
 The transcript is the ```console block after the `first-hour transcript` marker in README.md:
-`$ ` lines are commands, the lines under one are what it prints. Timestamps, the page token (it
-encodes a timestamp) and curl's version are the only parts compared loosely.
+`$ ` lines are commands, the lines under one are what it prints. Timestamps (ISO and Unix), the page
+token (it encodes a timestamp) and curl's version are the only parts compared loosely.
 
 Slow (a clone, an install from uv's cache, a server start; well under a minute on a quiet machine): runs under
 `make test-slow`, so in CI through `.ci/run`.
@@ -65,6 +65,7 @@ _LOOSE = (
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?"), "<time>"),
     (re.compile(r'"next_page_token":"[^"]*"'), '"next_page_token":"<token>"'),
     (re.compile(r"curl/[\d.]+"), "curl/<version>"),
+    (re.compile(r"(auth-time: )\d+"), r"\1<unix time>"),
 )
 
 
