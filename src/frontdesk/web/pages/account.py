@@ -12,7 +12,7 @@ from frontdesk.errors import FrontdeskError, InvalidCredentials, NotFound, Reaut
 from frontdesk.service import accounts, sessions
 from frontdesk.service.context import Principal
 from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
-from frontdesk.web.deps import Access, access
+from frontdesk.web.deps import Access, access, open_while_enrolling
 from frontdesk.web.ids import SessionId
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P, SignedIn
@@ -60,6 +60,7 @@ def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = No
 
 @router.get("/account")
 @access(Access.USER)
+@open_while_enrolling  # where second factors are set up
 def account_page(p: P, caller: SignedIn, notice: str | None = None) -> Response:
     return _show(p, caller, notice=NOTICES.get(notice or ""))
 

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from frontdesk.errors import ReauthenticationRequired
+from frontdesk.errors import ReauthenticationRequired, SecondFactorEnrolmentRequired
 from frontdesk.mail import human_duration
 from frontdesk.runtime import Frontdesk
 from frontdesk.service import freshness
@@ -28,6 +28,7 @@ from frontdesk.theme import Theme
 from frontdesk.web.authn import Refused, has_session_cookie, identify
 from frontdesk.web.cookies import clear_login_cookies
 from frontdesk.web.credentials import RequestInfo
+from frontdesk.web.deps import ensure_enrolled
 from frontdesk.web.errors import AmbiguousCredentials, status_for
 from frontdesk.web.pages.csrf import CSRF_FIELD, CsrfTokens
 from frontdesk.web.pages.forms import Form
@@ -226,10 +227,16 @@ class SignInFirst(Exception):
 
 
 def require_signed_in(p: P) -> Principal:
-    """The signed-in user; anyone else is sent to `/login?next=<this page>`."""
+    """The signed-in user; anyone else is sent to `/login?next=<this page>`. A user who must enrol
+    a second factor first (FRONTDESK_REQUIRE_SECOND_FACTOR) gets a 403 page pointing to /account,
+    except on pages marked `open_while_enrolling`."""
     caller = p.caller
     if caller is None:
         raise SignInFirst(p.to_login())
+    try:
+        ensure_enrolled(p.fd, caller, p.request.scope.get("endpoint"))
+    except SecondFactorEnrolmentRequired as exc:
+        raise PageRefused(status_for(exc), "Set up two-step verification first", f"{exc} Go to /account.") from None
     return caller
 
 
