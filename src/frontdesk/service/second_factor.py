@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from frontdesk import crypto
 from frontdesk.errors import AccountSuspended, InvalidCode, InvalidCredentials, InvalidInput, TokenInvalid
 from frontdesk.models import SecondFactorChallenge
-from frontdesk.service import audit, ratelimit, recovery, totp, webauthn
+from frontdesk.service import audit, factors, ratelimit, recovery, totp, webauthn
 from frontdesk.service.accounts import set_password_hash
 from frontdesk.service.challenges import MAX_ATTEMPTS
 from frontdesk.service.context import RequestContext
@@ -122,3 +122,12 @@ def login_with_passkey(
         audit.record(db, deps, "login.refused_suspended", ctx, user_id=user.id)
         raise AccountSuspended()
     return open_session(db, deps, user, long_lived=remember_device, factors=("passkey",), ctx=ctx)
+
+
+def second_step_methods(db: Session, deps: Deps, challenge: str) -> list[str] | None:
+    """The methods that can finish an open challenge (for the second-step page), or None when the
+    challenge is unknown, used, expired or out of attempts. Reads only: no attempt is counted."""
+    if not 0 < len(challenge) <= 512:
+        return None
+    row = store.get_open(db, crypto.digest(challenge), deps.clock.now(), MAX_ATTEMPTS)
+    return None if row is None else factors.methods(db, deps, row.user_id)
