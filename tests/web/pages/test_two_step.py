@@ -153,3 +153,139 @@ def test_a_passkey_added_on_the_account_page_signs_in_with_the_button_and_from_a
     page.evaluate("() => localStorage.removeItem('no-autofill')")
     page.goto("/login")
     expect_signed_in(page, username)
+
+
+def test_a_security_key_is_the_second_step_after_the_password(site: Site, new_page: Any) -> None:
+    username = new_user(site)
+    page = new_page()
+    cdp, authenticator = add_authenticator(page, SECURITY_KEY)
+    sign_in(page, username)
+    add_key(page, "YubiKey")
+    expect(page.get_by_role("status")).to_contain_text("Two-step verification is on")
+    expect(page.locator("ol.codes li")).to_have_count(10)
+    key = page.locator("#keys li.session")
+    expect(key).to_contain_text("YubiKey")
+    expect(key).to_contain_text("Security key")
+    assert [c["isResidentCredential"] for c in credentials_in(cdp, authenticator)] == [False]
+    sign_out(page)
+
+    sign_in(page, username, path=None)
+    expect(page).to_have_url(re.compile(r"/login/second-step\?challenge=[A-Za-z0-9_-]{43}$"))
+    expect(page.get_by_role("heading", name="Two-step verification")).to_be_visible()
+    page.get_by_role("button", name="Use your security key or passkey").click()
+    expect_signed_in(page, username)
+    page.goto("/account")
+    expect(page.locator("#keys li.session")).not_to_contain_text("never")  # last used: just now
+
+    # removed, it no longer signs in; with no second factor left, the password alone does
+    page.get_by_role("button", name="Remove YubiKey").click()
+    expect(page.get_by_role("status")).to_contain_text("removed")
+    expect(page.locator("#two-step .badge").first).to_have_text("Off")
+    sign_out(page)
+    sign_in(page, username, path=None)
+    expect_signed_in(page, username)
+
+
+# --- authenticator apps and recovery codes, without JavaScript -------------------------------------
+
+
+def setup_key(page: Page) -> str:
+    return page.locator("#totp-secret").inner_text().replace(" ", "")
+
+
+def next_code(secret: str) -> str:
+    """The code of the next 30-second step: the current one may have been used already."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+def test_an_authenticator_app_set_up_and_used_without_javascript(site: Site, new_page: Any, tmp_path: Path) -> None:
+    username = new_user(site)
+    page = new_page(javascript=False)
+    page.goto("/login")
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_hidden()
+    sign_in(page, username, path=None)
+    expect(page.get_by_text("Adding a security key or passkey needs JavaScript")).to_be_visible()
+    expect(page.get_by_role("button", name="Add it")).to_be_hidden()
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.locator(".qr svg")).to_be_visible()
+    secret = setup_key(page)
+    assert re.fullmatch(r"[A-Z2-7]{32}", secret)
+
+    page.get_by_label("Code from the app").fill("000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.get_by_role("alert")).to_contain_text("That code is not right")
+    assert setup_key(page) == secret  # the same key, shown again
+    page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.get_by_role("status")).to_contain_text("Two-step verification is on")
+    codes = page.locator("ol.codes li").all_inner_texts()
+    assert len(codes) == 10 and all(re.fullmatch(r"([0-9A-Z]{5}-){4}[0-9A-Z]{5}", c) for c in codes)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the codes (.txt)").click()
+    assert download.value.suggested_filename == "frontdesk-recovery-codes.txt"
+    saved = tmp_path / "codes.txt"
+    download.value.save_as(saved)
+    assert saved.read_text().split()[-10:] == codes
+    page.goto("/account")
+    expect(page.locator("ol.codes")).to_have_count(0)  # shown once
+    expect(page.locator("#recovery")).to_contain_text("10 of 10 left")
+    sign_out(page)
+
+    sign_in(page, username, path=None)
+    expect(page).to_have_url(re.compile(r"/login/second-step\?challenge="))
+    expect(page.get_by_role("button", name="Use your security key or passkey")).to_have_count(0)
+    page.get_by_label("Code from your authenticator app").fill("12345")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_contain_text("That code is not right")
+    page.get_by_label("Code from your authenticator app").fill(next_code(secret))
+    page.get_by_role("button", name="Continue").click()
+    expect_signed_in(page, username)
+    sign_out(page)
+
+    # a recovery code, once
+    for attempt in ("first", "again"):
+        sign_in(page, username, path=None)
+        page.get_by_text("Use a recovery code instead").click()
+        page.get_by_label("Recovery code").fill(codes[0].lower().replace("-", " "))
+        page.get_by_role("button", name="Use this code").click()
+        if attempt == "first":
+            expect_signed_in(page, username)
+            expect(page.locator("#recovery")).to_contain_text("9 of 10 left")
+            sign_out(page)
+    expect(page.get_by_role("alert")).to_contain_text("That recovery code is not right, or was already used")
+    expect(page.get_by_label("Recovery code")).to_be_visible()  # the form stays open
+
+
+def enrol_totp(site: Site) -> tuple[str, str, list[str]]:
+    """A new user with an authenticator app (set up through the API): username, secret, recovery codes."""
+    username = unique("app")
+    with site.api() as api:
+        api_sign_up(api, username)
+        secret = api.post("/v1/second-factors/totp").json()["secret"]
+        confirmed = api.post("/v1/second-factors/totp/confirm", json={"totp": pyotp.TOTP(secret).now()})
+        assert confirmed.status_code == 200, confirmed.text
+    return username, secret, confirmed.json()["recovery_codes"]
+
+
+def test_five_wrong_codes_end_the_second_step_and_next_survives_it(site: Site, new_page: Any) -> None:
+    username, secret, _ = enrol_totp(site)
+    page = new_page(javascript=False)
+    sign_in(page, username, path="/login?next=/account%3Fnotice%3Dkey-added")
+    expect(page).to_have_url(re.compile(r"/login/second-step\?challenge=.+&next="))
+    step = page.url
+    wrong = "000000" if next_code(secret) != "000000" else "111111"
+    for _ in range(4):
+        page.get_by_label("Code from your authenticator app").fill(wrong)
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("alert")).to_contain_text("That code is not right")
+    page.get_by_label("Code from your authenticator app").fill(wrong)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="This sign-in step has expired")).to_be_visible()
+    page.goto(step)  # the challenge is over
+    expect(page.get_by_role("heading", name="This sign-in step has expired")).to_be_visible()
+    expect(page.get_by_label("Code from your authenticator app")).to_have_count(0)
+    # a new sign-in works, and goes where it was asked to
+    sign_in(page, username, path="/login?next=/account%3Fnotice%3Dkey-added")
+    page.get_by_label("Code from your authenticator app").fill(next_code(secret))
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/account\?notice=key-added$"))
