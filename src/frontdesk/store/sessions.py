@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from frontdesk.models import User, UserSession
+from frontdesk.store.rows import changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,7 @@ def end(db: Session, session_id: int, now: datetime) -> int:
     result = db.execute(
         update(UserSession).where(UserSession.id == session_id, UserSession.deleted.is_(None)).values(deleted=now)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def end_for_user(
@@ -191,7 +192,7 @@ def end_for_user(
     if cookies_only:
         conditions.append(UserSession.is_api_key.is_(False))
     result = db.execute(update(UserSession).where(*conditions).values(deleted=now))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def list_valid(
@@ -278,4 +279,4 @@ def delete_dead_in_range(db: Session, first_id: int, last_id: int, cutoff: datet
         .where(UserSession.id >= first_id, UserSession.id <= last_id, dead)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import LoginToken, PasswordResetToken, SignupToken
+from frontdesk.store.rows import changed
 
 AnyToken = TypeVar("AnyToken", bound=LoginToken | PasswordResetToken | SignupToken)
 TokenModel = type[LoginToken] | type[PasswordResetToken] | type[SignupToken]
@@ -53,11 +54,11 @@ def revoke_for_user(
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def delete_dead(db: Session, model: TokenModel, cutoff: datetime, limit: int) -> int:
     """Delete up to `limit` tokens that expired or were used before `cutoff`."""
     ids = select(model.id).where((model.expiry < cutoff) | (model.used_at < cutoff)).limit(limit)
     result = db.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
