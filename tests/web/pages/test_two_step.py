@@ -28,7 +28,7 @@ from tests.live import LiveServer, free_port, start_server
 from tests.web.helpers import sign_up as api_sign_up
 from tests.web.helpers import unique
 from tests.web.pages.conftest import LAPTOP, LAPTOP_UA, TIMEOUT_MS
-from tests.web.pages.journeys import PASSWORD, expect_on_login, expect_signed_in, sign_in
+from tests.web.pages.journeys import expect_on_login, expect_signed_in, sign_in
 
 SECURITY_KEY = {"protocol": "ctap2", "transport": "usb", "hasResidentKey": False}
 PASSKEY = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True}
@@ -146,7 +146,9 @@ def test_a_passkey_added_on_the_account_page_signs_in_with_the_button_and_from_a
     page = new_page()
     cdp, authenticator = add_authenticator(page, PASSKEY)
     sign_in(page, username)
-    helpers = "() => [typeof PublicKeyCredential.parseCreationOptionsFromJSON, typeof PublicKeyCredential.prototype.toJSON]"
+    helpers = (
+        "() => [typeof PublicKeyCredential.parseCreationOptionsFromJSON, typeof PublicKeyCredential.prototype.toJSON]"  # noqa: E501
+    )
     assert page.evaluate(helpers) == ["function", "function"]  # this test uses the browser's JSON helpers
     expect_signed_in(page, username)
     add_key(page, "This laptop")

@@ -22,8 +22,8 @@ from tests.web.pages.test_two_step import (
     Site,
     add_authenticator,
     add_key,
-    next_code,
     new_user,
+    next_code,
     setup_key,
     sign_out,
     start_site,
@@ -112,7 +112,10 @@ def _pages(site: Site, username: str) -> list[tuple[str, Steps]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_two_step_pages_photographed_and_without_accessibility_problems(
-    browser: Browser, sqlite_site: Site, width: str, screenshots: Path  # noqa: F811
+    browser: Browser,
+    sqlite_site: Site,
+    width: str,
+    screenshots: Path,  # noqa: F811
 ) -> None:
     viewport, user_agent = WIDTHS[width]
     context = browser.new_context(
