@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     reset_token_ttl: timedelta = timedelta(hours=2)
     signup_token_ttl: timedelta = timedelta(hours=48)
     api_key_default_days: int = Field(default=365, ge=API_KEY_MIN_DAYS, le=API_KEY_MAX_DAYS)
+    # second factors and step-up (contract section 6): how recently a factor must have been proved
+    # for a sensitive action, and who must have a second factor before using anything but enrolment
+    reauth_max_age: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    require_second_factor: Literal["none", "superusers", "everyone"] = "none"
 
     # rate limits: attempts per window, counted in the database so they hold across processes
     rate_limit_window: timedelta = timedelta(minutes=15)
@@ -156,6 +160,7 @@ class Settings(BaseSettings):
         "login_token_ttl",
         "reset_token_ttl",
         "signup_token_ttl",
+        "reauth_max_age",
         "rate_limit_window",
         "touch_flush_interval",
         "db_statement_timeout",
@@ -278,6 +283,7 @@ _RULES = {
     "int_parsing": "must be a whole number",
     "int_from_float": "must be a whole number",
     "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
     "less_than_equal": "must be at most {le}",
     "literal_error": "must be {expected}",
     "time_delta_parsing": f"must be {_DURATION_HELP}",

@@ -147,7 +147,7 @@ def test_a_passkey_added_on_the_account_page_signs_in_with_the_button_and_from_a
     cdp, authenticator = add_authenticator(page, PASSKEY)
     sign_in(page, username)
     helpers = (
-        "() => [typeof PublicKeyCredential.parseCreationOptionsFromJSON, typeof PublicKeyCredential.prototype.toJSON]"  # noqa: E501
+        "() => [typeof PublicKeyCredential.parseCreationOptionsFromJSON, typeof PublicKeyCredential.prototype.toJSON]"
     )
     assert page.evaluate(helpers) == ["function", "function"]  # this test uses the browser's JSON helpers
     expect_signed_in(page, username)

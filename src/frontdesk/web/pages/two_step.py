@@ -24,9 +24,7 @@ from frontdesk.web.deps import Access, access
 from frontdesk.web.ids import CredentialId
 from frontdesk.web.pages.account import _show
 from frontdesk.web.pages.forms import Form, Posted
-from frontdesk.web.pages.page import P, SignedIn
-
-FreshSignedIn = SignedIn  # STEPUP: replaced by page.FreshSignedIn when it lands on main
+from frontdesk.web.pages.page import FreshSignedIn, P
 
 router = APIRouter(include_in_schema=False)
 SECTION = "/account#two-step"
