@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,19 @@ import httpx
 import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from frontdesk.models import User, UserSession
+from frontdesk.runtime import Frontdesk
+from frontdesk.service.deps import Deps
 from tests.databases import BACKENDS, empty_database
+from tests.fast import fast_settings
 from tests.live import LiveServer, free_port, start_server
 from tests.web.helpers import sign_up as api_sign_up
 from tests.web.helpers import unique
 from tests.web.pages.conftest import LAPTOP, LAPTOP_UA, TIMEOUT_MS
-from tests.web.pages.journeys import expect_on_login, expect_signed_in, sign_in
+from tests.web.pages.journeys import PASSWORD, expect_on_login, expect_signed_in, sign_in
 
 SECURITY_KEY = {"protocol": "ctap2", "transport": "usb", "hasResidentKey": False}
 PASSKEY = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True}
@@ -124,6 +131,26 @@ def new_user(site: Site) -> str:
     return username
 
 
+def age_sessions(site: Site, username: str) -> None:
+    """As if the user's last factor was proved 11 minutes ago (FRONTDESK_REAUTH_MAX_AGE is 10)."""
+
+    def move(db: Session, _deps: Deps) -> None:
+        user_id = db.scalars(select(User.id).where(User.username == username)).one()
+        then = datetime.now(UTC) - timedelta(minutes=11)
+        db.execute(update(UserSession).where(UserSession.user_id == user_id).values(authenticated_at=then))
+
+    library = Frontdesk(fast_settings(site.server.database_url))
+    try:
+        library.call(move)
+    finally:
+        library.close()
+
+
+def expect_reauthentication(page: Page) -> None:
+    expect(page).to_have_url(re.compile(r"/reauthenticate\?next=%2Faccount$"))
+    expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+
+
 def sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out").first.click()
     expect_on_login(page)
@@ -194,6 +221,13 @@ def test_a_security_key_is_the_second_step_after_the_password(site: Site, new_pa
     page.goto("/account")
     expect(page.locator("#keys li.session")).not_to_contain_text("never")  # last used: just now
 
+    # removing it needs a fresh session: the key again (a password alone is not enough)
+    age_sessions(site, username)
+    page.get_by_role("button", name="Remove YubiKey").click()
+    expect_reauthentication(page)
+    expect(page.get_by_label("Your password")).to_have_count(0)
+    page.get_by_role("button", name="Use your security key or passkey").click()
+    expect(page).to_have_url(re.compile(r"/account$"))
     # removed, it no longer signs in; with no second factor left, the password alone does
     page.get_by_role("button", name="Remove YubiKey").click()
     expect(page.get_by_role("status")).to_contain_text("removed")
@@ -306,3 +340,48 @@ def test_five_wrong_codes_end_the_second_step_and_next_survives_it(site: Site, n
     page.get_by_label("Code from your authenticator app").fill(next_code(secret))
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(re.compile(r"/account\?notice=key-added$"))
+
+
+# --- re-authentication ----------------------------------------------------------------------------
+
+
+def test_a_stale_session_confirms_the_password_before_setting_up_an_app_without_javascript(
+    site: Site, new_page: Any
+) -> None:
+    username = new_user(site)
+    page = new_page(javascript=False)
+    sign_in(page, username)
+    age_sessions(site, username)
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect_reauthentication(page)
+    page.get_by_label("Your password").fill("not my password")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_contain_text("That is not your password")
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/account$"))
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.locator(".qr svg")).to_be_visible()
+
+
+def test_a_user_with_an_app_reauthenticates_with_a_code_and_signs_in_with_a_recovery_code(
+    site: Site, new_page: Any
+) -> None:
+    username, secret, codes = enrol_totp(site)
+    page = new_page(javascript=False)
+    sign_in(page, username)
+    page.get_by_text("Use a recovery code instead").click()
+    page.get_by_label("Recovery code").fill(codes[3])
+    page.get_by_role("button", name="Use this code").click()
+    expect_signed_in(page, username)
+    age_sessions(site, username)
+    page.get_by_role("button", name="Make new recovery codes").click()
+    expect_reauthentication(page)
+    expect(page.get_by_label("Your password")).to_have_count(0)
+    page.get_by_label("Code from your authenticator app").fill(next_code(secret))
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/account$"))
+    page.get_by_role("button", name="Make new recovery codes").click()
+    expect(page.get_by_role("status")).to_contain_text("your old codes no longer work")
+    fresh = page.locator("ol.codes li").all_inner_texts()
+    assert len(fresh) == 10 and not set(fresh) & set(codes)
