@@ -22,6 +22,7 @@ from tests.web.pages.test_two_step import (
     Site,
     add_authenticator,
     add_key,
+    age_sessions,
     new_user,
     next_code,
     setup_key,
@@ -45,6 +46,7 @@ def _pages(site: Site, username: str) -> list[tuple[str, Steps]]:
 
     def off(page: Page) -> str:
         sign_in(page, username)
+        page.evaluate("() => localStorage.setItem('no-autofill', '1')")  # the passkey would sign in at once
         page.goto("/account#two-step")
         return "#two-step"
 
@@ -95,6 +97,20 @@ def _pages(site: Site, username: str) -> list[tuple[str, Steps]]:
         page.get_by_role("button", name="Continue").click()
         expect(page.get_by_role("heading", name="Your account")).to_be_visible()
 
+    def reauthenticate_second_factor(page: Page) -> None:
+        age_sessions(site, username)
+        page.get_by_role("button", name="Make new recovery codes").click()
+        expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+
+    def reauthenticate(page: Page) -> None:
+        page.goto("/account")
+        sign_out(page)
+        other = new_user(site)
+        sign_in(page, other, path=None)
+        age_sessions(site, other)
+        page.get_by_role("button", name="Set up an authenticator app").click()
+        expect(page.get_by_label("Your password")).to_be_visible()
+
     return [
         ("account-two-step-off", off),
         ("account-two-step-app-setup", app_setup),
@@ -106,6 +122,8 @@ def _pages(site: Site, username: str) -> list[tuple[str, Steps]]:
         ("second-step-expired", second_step_expired),
         ("login-passkey", login_with_passkey),
         ("", signed_in_again),
+        ("reauthenticate-second-factor", reauthenticate_second_factor),
+        ("reauthenticate", reauthenticate),
     ]
 
 
@@ -124,7 +142,6 @@ def test_two_step_pages_photographed_and_without_accessibility_problems(
     context.set_default_timeout(TIMEOUT_MS)
     context.add_init_script(NO_AUTOFILL)
     page = context.new_page()
-    page.evaluate("() => 0")
     add_authenticator(page, SECURITY_KEY if width == "laptop" else PASSKEY)
     username = new_user(sqlite_site)
     problems: dict[str, list[str]] = {}
