@@ -29,6 +29,7 @@ COMMANDS = [
     "ban",
     "unban",
     "cleanup",
+    "delete-user",
     "mail-worker",
     "mail-status",
 ]
@@ -352,7 +353,7 @@ def test_json_of_the_other_commands(settings: Settings, fd: Frontdesk) -> None:
     status = json.loads(run(settings, "mail-status", "--json").stdout)
     assert set(status) == {"pending", "due", "sent", "failed", "oldest_pending_seconds"}
     cleaned = json.loads(run(settings, "cleanup", "--json").stdout)
-    assert cleaned == {"sessions": 0, "tokens": 0, "rate_limit_buckets": 0, "emails": 0}
+    assert cleaned == {"sessions": 0, "tokens": 0, "rate_limit_buckets": 0, "emails": 0, "erased_accounts": 0}
 
 
 def test_an_api_key_without_days_lives_the_configured_default(settings: Settings, fd: Frontdesk) -> None:
@@ -367,3 +368,23 @@ def test_an_api_key_without_days_lives_the_configured_default(settings: Settings
     principal = fd.read(authenticate, result.stdout.strip(), is_api_key=True)
     assert principal is not None
     assert abs(principal.expiry - datetime.now(UTC) - timedelta(days=30)) < timedelta(minutes=1)
+
+
+def test_delete_user_with_a_grace_or_at_once(settings: Settings, fd: Frontdesk) -> None:
+    from frontdesk.models import User
+
+    later = make_user(fd, username="leaving")
+    session = make_session(fd, later)
+    result = run(settings, "delete-user", "leaving")
+    assert result.returncode == 0 and "erased after" in result.stdout, result.stderr
+    assert fd.read(authenticate, session.token, is_api_key=False) is None
+    again = run(settings, "delete-user", "leaving")
+    assert again.returncode == 1 and "No such user" in again.stderr
+    gone = make_user(fd, username="gone_now")
+    result = run(settings, "delete-user", "gone_now", "--now")
+    assert result.returncode == 0 and "erased" in result.stdout, result.stderr
+    with fd.factory() as db:
+        row = db.get(User, gone.id)
+        assert row is not None and row.erased_at is not None and row.email == "" and row.username == "gone_now"
+        kept = db.get(User, later.id)
+        assert kept is not None and kept.is_deleted and kept.erased_at is None

@@ -133,4 +133,5 @@ def cleanup_json(report: CleanupReport) -> Json:
         "tokens": report.tokens,
         "rate_limit_buckets": report.rate_limit_buckets,
         "emails": report.emails,
+        "erased_accounts": report.erased_accounts,
     }

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     reset_token_ttl: timedelta = timedelta(hours=2)
     signup_token_ttl: timedelta = timedelta(hours=48)
     api_key_default_days: int = Field(default=365, ge=API_KEY_MIN_DAYS, le=API_KEY_MAX_DAYS)
+    # account lifecycle (contract section 7): an email change's confirm link, its undo link, and
+    # how long a deleted account can be restored before `frontdesk cleanup` erases it
+    email_change_token_ttl: timedelta = Field(default=timedelta(hours=24), ge=timedelta(minutes=1))
+    email_revert_token_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1))
+    account_deletion_grace: timedelta = Field(default=timedelta(days=7), ge=timedelta(0))
 
     # rate limits: attempts per window, counted in the database so they hold across processes
     rate_limit_window: timedelta = timedelta(minutes=15)
@@ -156,6 +161,9 @@ class Settings(BaseSettings):
         "login_token_ttl",
         "reset_token_ttl",
         "signup_token_ttl",
+        "email_change_token_ttl",
+        "email_revert_token_ttl",
+        "account_deletion_grace",
         "rate_limit_window",
         "touch_flush_interval",
         "db_statement_timeout",
