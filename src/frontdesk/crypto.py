@@ -158,11 +158,11 @@ class PasswordHasher:
     def __repr__(self) -> str:
         return f"PasswordHasher(time_cost={self._hasher.time_cost}, memory_cost={self._hasher.memory_cost})"
 
-    def _run(self, work: Callable[[str, str], T] | Callable[[str], T], *args: str) -> T:
+    def _run(self, work: Callable[..., T], *args: str) -> T:
         if self._slots is None or not self._slots.acquire(blocking=False):
             raise Overloaded()
         try:
-            return self._threads.submit(work, *args).result()  # type: ignore[arg-type]
+            return self._threads.submit(work, *args).result()
         finally:
             self._slots.release()
 

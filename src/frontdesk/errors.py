@@ -159,6 +159,39 @@ class SecondFactorRequired(FrontdeskError):
         return f"SecondFactorRequired(methods={self.methods!r}, challenge=<hidden>)"
 
 
+class ReauthenticationRequired(FrontdeskError):
+    """A sensitive action on a session whose last proved factor is older than REAUTH_MAX_AGE
+    (403 `reauthentication_required`): `POST /v1/reauthenticate`, then try again."""
+
+    def __init__(
+        self, message: str = "Confirm it is you first: re-authenticate (POST /v1/reauthenticate), then try again."
+    ) -> None:
+        super().__init__(message)
+
+
+class InsufficientAuthentication(FrontdeskError):
+    """The caller is signed in, but not strongly or recently enough for what was asked: a proxy's
+    `GET /v1/verify?aal=2` or `?max_age=N`, or a library route's `require_aal` / `require_fresh`
+    (401 `insufficient_user_authentication`, the RFC 9470 step-up). `aal` and `max_age` (seconds)
+    are what was demanded."""
+
+    def __init__(self, *, aal: int | None = None, max_age: int | None = None) -> None:
+        needs = " and ".join(
+            n for n in ("a second factor" if aal else "", "a recent sign-in" if max_age is not None else "") if n
+        )
+        super().__init__(f"This needs {needs or 'a stronger sign-in'}: sign in again.")
+        self.aal = aal
+        self.max_age = max_age
+
+
+class SecondFactorEnrolmentRequired(FrontdeskError):
+    """FRONTDESK_REQUIRE_SECOND_FACTOR covers this user, who has no second factor yet: only enrolment
+    is open (403 `second_factor_required`). Not `SecondFactorRequired`, the 202 of a first step."""
+
+    def __init__(self) -> None:
+        super().__init__("Set up a second factor (an authenticator app or a security key) before doing anything else.")
+
+
 class SocialSignInFailed(FrontdeskError):
     """A social sign-in callback was refused (bad or used state, no binding cookie, a token that does
     not validate, ...). `reason` is a short machine word for logs and metrics, never shown with secrets.

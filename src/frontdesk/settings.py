@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     email_change_token_ttl: timedelta = Field(default=timedelta(hours=24), ge=timedelta(minutes=1))
     email_revert_token_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1))
     account_deletion_grace: timedelta = Field(default=timedelta(days=7), ge=timedelta(0))
+    # second factors and step-up (contract section 6): how recently a factor must have been proved
+    # for a sensitive action, and who must have a second factor before using anything but enrolment
+    reauth_max_age: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    require_second_factor: Literal["none", "superusers", "everyone"] = "none"
 
     # rate limits: attempts per window, counted in the database so they hold across processes
     rate_limit_window: timedelta = timedelta(minutes=15)
@@ -164,6 +168,7 @@ class Settings(BaseSettings):
         "email_change_token_ttl",
         "email_revert_token_ttl",
         "account_deletion_grace",
+        "reauth_max_age",
         "rate_limit_window",
         "touch_flush_interval",
         "db_statement_timeout",
@@ -286,6 +291,7 @@ _RULES = {
     "int_parsing": "must be a whole number",
     "int_from_float": "must be a whole number",
     "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
     "less_than_equal": "must be at most {le}",
     "literal_error": "must be {expected}",
     "time_delta_parsing": f"must be {_DURATION_HELP}",

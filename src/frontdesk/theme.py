@@ -54,7 +54,8 @@ def readable_on(color: str, background: str, minimum: float = AA_TEXT) -> str:
     base = _channels(color)
     for step in range(1, 21):
         t = step / 20
-        mixed = _hex(tuple(c + (d - c) * t for c, d in zip(base, target, strict=True)))  # type: ignore[arg-type]
+        (r, g, b), (r2, g2, b2) = base, target
+        mixed = _hex((r + (r2 - r) * t, g + (g2 - g) * t, b + (b2 - b) * t))
         if contrast(mixed, background) >= minimum:
             return mixed
     return text_on(background)

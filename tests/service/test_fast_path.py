@@ -72,6 +72,8 @@ def _population(fd: Frontdesk, clock: FrozenClock) -> list[tuple[str, bool]]:
     }
     clock.advance(timedelta(hours=200))
     issued["fresh"] = make_session(fd, user)  # seen now, after the others went idle
+    issued["two factors"] = make_session(fd, user, factors=("password", "totp"), aal=2)
+    issued["older than factors"] = make_session(fd, user, factors=("password",))
     with fd.factory.begin() as db:
         ids = {name: s.session.id for name, s in issued.items()}
         db.execute(update(UserSession).where(UserSession.id == ids["expired"]).values(expiry=clock.now()))
@@ -79,6 +81,8 @@ def _population(fd: Frontdesk, clock: FrozenClock) -> list[tuple[str, bool]]:
         seen_now = UserSession.id.in_([ids["cookie"], ids["key"]])
         db.execute(update(UserSession).where(seen_now).values(last_seen=clock.now()))
         db.execute(update(User).where(User.id == gone.id).values(is_deleted=True))
+        older = UserSession.id == ids["older than factors"]
+        db.execute(update(UserSession).where(older).values(authenticated_at=None, factors=""))
     fd.call(set_banned, banned.id, True, NO_CONTEXT, actor_id=None)
     clock.advance(timedelta(seconds=1))  # "expired" is now past its expiry
     tokens = [s.token for s in issued.values()] + ["unknown-token", "fdk_unknown", "x" * 600]
@@ -88,8 +92,9 @@ def _population(fd: Frontdesk, clock: FrozenClock) -> list[tuple[str, bool]]:
 def test_batched_checks_agree_with_the_orm_path(pg: Frontdesk, clock: FrozenClock) -> None:
     credentials = _population(pg, clock)
     expected = {c: pg.read(authenticate, c[0], is_api_key=c[1]) for c in credentials}
-    # valid: cookie, long cookie, key, idle long (long-lived sessions may idle), fresh
-    assert sum(p is not None for p in expected.values()) == 5
+    # valid: cookie, long cookie, key, idle long (long-lived sessions may idle), fresh, two factors, older
+    assert sum(p is not None for p in expected.values()) == 7
+    assert {(p.aal, p.factors) for p in expected.values() if p is not None} == {(1, ()), (2, ("password", "totp"))}
     checks = credentials * 5  # the same credential more than once in one batch
     random.Random(7).shuffle(checks)
     before = batches()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.live import LiveServer
+from tests.web.test_fresh import age
 from tests.web.helpers import (
     bearer,
     check_auth_result,
@@ -38,6 +40,27 @@ def test_every_route_needs_what_the_contract_says(server: LiveServer) -> None:
         assert client.get("/v1/session").json()["logged_in"] is True  # nothing happened
     with server.client(headers=bearer(key)) as script:
         assert error_code(script.post("/v1/email", json={"new_email": "k@example.com"}), 403) == "forbidden"
+        assert error_code(script.request("DELETE", "/v1/account", json={"confirm": True}), 403) == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/email", {"new_email": "stale@example.com"}),
+        ("DELETE", "/v1/account", {"confirm": True}),
+        ("GET", "/v1/account/export", None),
+    ],
+)
+def test_a_stale_session_must_reauthenticate_first(server: LiveServer, method: str, path: str, body: object) -> None:
+    alice = make_account(server)
+    with signed_in(server, alice) as client:
+        age(server, client)
+        refused = client.request(method, path, json=body) if body is not None else client.request(method, path)
+        assert error_code(refused, 403) == "reauthentication_required"
+        assert client.get("/v1/session").json()["logged_in"] is True
+        assert client.post("/v1/reauthenticate", json={"password": alice.password}).status_code == 204
+        again = client.request(method, path, json=body) if body is not None else client.request(method, path)
+        assert again.status_code in (200, 202), again.text
 
 
 def test_an_email_change_through_both_inboxes_and_its_undo(server: LiveServer) -> None:

@@ -232,15 +232,28 @@ def test_current_session_for_anonymous_cookie_and_api_key(server: LiveServer) ->
         assert response.status_code == 200 and response.json() == {"logged_in": False}
     with signed_in(server, account, remember=True) as browser:
         me = browser.get("/v1/session").json()
-        assert set(me) == {"logged_in", "user_id", "username", "expiry", "long_lived", "is_api_key"}
+        assert set(me) == {
+            "logged_in",
+            "user_id",
+            "username",
+            "expiry",
+            "long_lived",
+            "is_api_key",
+            "aal",
+            "factors",
+            "authenticated_at",
+        }
         assert me["logged_in"] is True and me["user_id"] == account.user_id and me["username"] == account.username
         assert me["long_lived"] is True and me["is_api_key"] is False
         utc_time(me["expiry"])
+        assert (me["aal"], me["factors"]) == (1, ["password"])
+        utc_time(me["authenticated_at"])
         key = create_api_key(browser, account)
     with server.client(headers=bearer(str(key["token"]))) as api:
         me = api.get("/v1/session").json()
         assert me["is_api_key"] is True and me["user_id"] == account.user_id
         assert me["expiry"] == key["expiry"]
+        assert (me["aal"], me["factors"]) == (1, []), "API keys are always aal 1"
 
 
 # --- login links --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from frontdesk.errors import EmailTaken, InvalidCredentials, NotFound, UsernameTaken
 from frontdesk.mail import enqueue_email
 from frontdesk.models import LoginToken, PasswordResetToken, User
-from frontdesk.service import audit, ratelimit
+from frontdesk.service import audit, freshness, ratelimit
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe
@@ -147,11 +147,18 @@ def change_password(
     keep_api_keys: bool = False,
 ) -> int:
     """Change the caller's password; every other session ends, API keys too unless `keep_api_keys`.
-    Returns how many ended."""
+    Returns how many ended.
+
+    A stale session needs a re-authentication first (ReauthenticationRequired), unless the user
+    has no second factor: then `old_password` counts as one (`freshness.password_may_reauthenticate`).
+    """
+    reauthenticating = freshness.password_may_reauthenticate(db, deps, principal)
     user = store.get(db, principal.user_id)
     if user is None:
         raise InvalidCredentials()
     check_own_password(db, deps, user, old_password, ctx, event="password.change_refused")
+    if reauthenticating:
+        freshness.renew(db, deps, principal, "password")
     check_password(
         new_password, deps.settings.product_name, field="new_password", username=user.username, email=user.email
     )

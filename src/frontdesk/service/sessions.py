@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from frontdesk import crypto
 from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
 from frontdesk.models import User, UserSession
-from frontdesk.service import audit, emails
+from frontdesk.service import audit, emails, freshness
 from frontdesk.service.accounts import check_own_password
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
@@ -58,6 +58,9 @@ class SessionView:
     long_lived: bool
     is_api_key: bool
     is_current: bool
+    aal: int
+    factors: list[str]
+    authenticated_at: datetime
     ip_address: str | None
     user_agent: str | None
     browser: str
@@ -215,9 +218,14 @@ def create_api_key(
 ) -> IssuedSession:
     """A new API key for the caller, who proves it is them with their password; it lives
     `expiry_days` (FRONTDESK_API_KEY_DEFAULT_DAYS when None). The owner is emailed a notice
-    (name, expiry, where from), so a key made by someone else does not go unseen."""
+    (name, expiry, where from), so a key made by someone else does not go unseen.
+
+    A stale session needs a re-authentication first (ReauthenticationRequired), unless the user
+    has no second factor: then `password` counts as one (`freshness.password_may_reauthenticate`).
+    """
     if principal.is_api_key:
         raise Forbidden("API keys can't create API keys; sign in with a browser session.")
+    reauthenticating = freshness.password_may_reauthenticate(db, deps, principal)
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidInput("API key names are 1 to 100 characters.", field="name")
@@ -226,6 +234,8 @@ def create_api_key(
     if user is None:
         raise InvalidCredentials()
     check_own_password(db, deps, user, password, ctx, event="api_key.refused")
+    if reauthenticating:
+        freshness.renew(db, deps, principal, "password")
     issued = issue_session(db, deps, user, ctx, long_lived=True, is_api_key=True, name=name, ttl=ttl)
     device = describe(ctx.user_agent)
     emails.send(
@@ -285,6 +295,9 @@ def _view(s: UserSession, current_session_id: int | None) -> SessionView:
         long_lived=s.long_lived,
         is_api_key=s.is_api_key,
         is_current=s.id == current_session_id,
+        aal=s.aal,
+        factors=s.factor_list,
+        authenticated_at=s.authenticated,
         ip_address=s.ip_address,
         user_agent=s.user_agent,
         browser=device.browser,

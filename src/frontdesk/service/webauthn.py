@@ -60,6 +60,7 @@ _PARSE_ERRORS = (WebAuthnException, ValueError, TypeError, KeyError, AttributeEr
 
 JsonObject = dict[str, Any]
 _TRANSPORTS = {t.value for t in AuthenticatorTransport}
+REAUTHENTICATION = "reauth"  # a challenge's purpose: a signed-in user's re-authentication
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +198,16 @@ def _is_passkey(credential: Mapping[str, Any], user_verified: bool, backup_eligi
 
 
 def authentication_options(
-    db: Session, deps: Deps, *, user_id: int | None, second_factor_challenge_id: int | None = None
+    db: Session,
+    deps: Deps,
+    *,
+    user_id: int | None,
+    second_factor_challenge_id: int | None = None,
+    reauthentication: bool = False,
 ) -> JsonObject:
-    """PublicKeyCredentialRequestOptionsJSON: for a second step, the user's credentials (user
-    verification preferred); without a user, passkey sign-in (discoverable, verification required)."""
+    """PublicKeyCredentialRequestOptionsJSON: for a second step (or, with `reauthentication`, a
+    signed-in user's re-authentication), the user's credentials (user verification preferred);
+    without a user, passkey sign-in (discoverable, verification required)."""
     if user_id is None:
         challenge = _new_challenge(db, deps, "passkey")
         options = generate_authentication_options(
@@ -211,7 +218,11 @@ def authentication_options(
         )
     else:
         challenge = _new_challenge(
-            db, deps, "authentication", user_id=user_id, second_factor_challenge_id=second_factor_challenge_id
+            db,
+            deps,
+            REAUTHENTICATION if reauthentication else "authentication",
+            user_id=user_id,
+            second_factor_challenge_id=second_factor_challenge_id,
         )
         options = generate_authentication_options(
             rp_id=deps.settings.rp_id,
@@ -232,19 +243,21 @@ def verify_assertion(
     *,
     user_id: int | None,
     second_factor_challenge_id: int | None = None,
+    reauthentication: bool = False,
 ) -> WebAuthnCredential | None:
     """The credential that signed this AuthenticationResponseJSON, or None.
 
-    With `user_id`, a second step: the challenge must be one made for that user (and that
-    second-factor challenge) and the credential theirs. Without, passkey sign-in: user
-    verification is required. The challenge is used up even when the answer is wrong.
+    With `user_id`, a second step (or, with `reauthentication`, a re-authentication): the
+    challenge must be one made for that user (and that second-factor challenge) and the
+    credential theirs. Without, passkey sign-in: user verification is required. The challenge
+    is used up even when the answer is wrong.
     """
     try:
         parsed = parse_authentication_credential_json(dict(credential))
         challenge = parse_client_data_json(parsed.response.client_data_json).challenge
     except _PARSE_ERRORS:
         return None
-    purpose = "passkey" if user_id is None else "authentication"
+    purpose = "passkey" if user_id is None else REAUTHENTICATION if reauthentication else "authentication"
     now = deps.clock.now()
     row = store.consume_challenge(db, crypto.digest_bytes(challenge), purpose, now)
     if row is None or row.user_id != user_id or row.second_factor_challenge_id != second_factor_challenge_id:

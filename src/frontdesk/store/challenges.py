@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import SecondFactorChallenge
+from frontdesk.store.rows import changed
 
 
 def add(db: Session, challenge: SecondFactorChallenge) -> SecondFactorChallenge:
@@ -46,7 +47,7 @@ def use(db: Session, challenge_id: int, now: datetime) -> bool:
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return changed(result) == 1
 
 
 def delete_dead(db: Session, cutoff: datetime, limit: int) -> int:
@@ -61,4 +62,4 @@ def delete_dead(db: Session, cutoff: datetime, limit: int) -> int:
         .where(SecondFactorChallenge.id.in_(ids))
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

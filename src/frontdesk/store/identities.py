@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import Identity, OAuthFlow
+from frontdesk.store.rows import changed
 
 
 def add(db: Session, row: Identity | OAuthFlow) -> None:
@@ -49,4 +50,4 @@ def use_flow(db: Session, state_hash: bytes, now: datetime) -> OAuthFlow | None:
 def delete_flows_before(db: Session, cutoff: datetime) -> int:
     """Forget flows that expired before `cutoff` (housekeeping)."""
     result = db.execute(delete(OAuthFlow).where(OAuthFlow.expiry < cutoff))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

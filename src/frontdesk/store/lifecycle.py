@@ -23,17 +23,14 @@ from frontdesk.models import (
     WebAuthnChallenge,
     WebAuthnCredential,
 )
+from frontdesk.store.rows import changed
 from frontdesk.store.tokens import USER_TOKEN_MODELS
-
-
-def _count(result: object) -> int:
-    return int(getattr(result, "rowcount", 0))
 
 
 def revoke_reverts_newer_than(db: Session, user_id: int, token_id: int, now: datetime) -> int:
     """End the user's outstanding undo links issued after `token_id` (older ones stay: the oldest
     undo link, the one that reached the first address, always wins)."""
-    return _count(
+    return changed(
         db.execute(
             update(EmailRevertToken)
             .where(
@@ -52,7 +49,7 @@ def remove_ways_in_since(db: Session, user_id: int, since: datetime) -> int:
     and every sign-in half-way through (second-factor challenges, social sign-in flows)."""
     removed = 0
     for model in (TotpFactor, WebAuthnCredential, RecoveryCode, Identity):
-        removed += _count(
+        removed += changed(
             db.execute(
                 delete(model)
                 .where(model.user_id == user_id, model.created >= since)
@@ -105,7 +102,7 @@ def delete_emails_to(db: Session, addresses: Collection[str]) -> int:
     lowered = {a.lower() for a in addresses}
     if not lowered:
         return 0
-    return _count(
+    return changed(
         db.execute(
             delete(OutboxEmail)
             .where(func.lower(OutboxEmail.to_address).in_(lowered))
@@ -133,7 +130,7 @@ def delete_rows_of(db: Session, user_id: int) -> int:
     """Delete every row of `ERASED_MODELS` that belongs to the user."""
     deleted = 0
     for model in ERASED_MODELS:
-        deleted += _count(
+        deleted += changed(
             db.execute(delete(model).where(model.user_id == user_id).execution_options(synchronize_session=False))
         )
     return deleted
@@ -141,7 +138,7 @@ def delete_rows_of(db: Session, user_id: int) -> int:
 
 def strip_audit_trail(db: Session, user_id: int) -> int:
     """Remove IP addresses and user agents from the user's audit events (the events stay)."""
-    return _count(
+    return changed(
         db.execute(
             update(AuthEvent)
             .where(AuthEvent.user_id == user_id)

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import OutboxEmail
+from frontdesk.store.rows import changed
 
 PENDING = "pending"
 SENT = "sent"
@@ -116,7 +117,7 @@ def _update(db: Session, email_id: int, attempts: int, values: dict[str, object]
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return changed(result) == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,4 +161,4 @@ def purge(db: Session, *, before: datetime) -> int:
         .where(OutboxEmail.status.in_((SENT, FAILED)), OutboxEmail.created < before)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0))
+    return changed(result)

@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from frontdesk.models import RateLimitBucket
+from frontdesk.store.rows import changed
 
 
 def hit(db: Session, key: str, window_start: datetime) -> int:
@@ -45,4 +46,4 @@ def count(db: Session, key: str, window_start: datetime) -> int:
 
 def delete_before(db: Session, cutoff: datetime) -> int:
     result = db.execute(delete(RateLimitBucket).where(RateLimitBucket.window_start < cutoff))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import RecoveryCode
+from frontdesk.store.rows import changed
 
 
 def replace_all(db: Session, user_id: int, code_hashes: Sequence[bytes], now: datetime) -> None:
@@ -26,7 +27,7 @@ def use(db: Session, user_id: int, code_hash: bytes, now: datetime) -> bool:
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return changed(result) == 1
 
 
 def count_left(db: Session, user_id: int) -> int:
@@ -38,4 +39,4 @@ def remove_all(db: Session, user_id: int) -> int:
     result = db.execute(
         delete(RecoveryCode).where(RecoveryCode.user_id == user_id).execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from frontdesk.models import User, UserSession
+from frontdesk.store.rows import changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,11 @@ class Principal:
     expiry: datetime
     long_lived: bool
     is_api_key: bool
-    is_superuser: bool = False
+    is_superuser: bool
+    # how strongly and how recently the caller signed in (contract section 6)
+    aal: int
+    factors: tuple[str, ...]
+    authenticated_at: datetime
 
 
 class _Columns(Protocol):
@@ -75,6 +80,9 @@ def principal_from(row: _Columns) -> Principal:
         long_lived=row["long_lived"],
         is_api_key=row["is_api_key"],
         is_superuser=row["is_superuser"],
+        aal=row["aal"],
+        factors=tuple(factors.split(",")) if (factors := row["factors"]) else (),
+        authenticated_at=row["authenticated_at"],
     )
 
 
@@ -98,6 +106,12 @@ def _principal_select(sessions: FromClause, *matched: ColumnElement[Any]) -> Sel
             UserSession.long_lived.label("long_lived"),
             UserSession.is_api_key.label("is_api_key"),
             User.is_superuser.label("is_superuser"),
+            UserSession.aal.label("aal"),
+            UserSession.factors.label("factors"),
+            # NULL only on sessions older than second factors: read as `created` (`UserSession.authenticated`)
+            func.coalesce(UserSession.authenticated_at, UserSession.created, type_=UserSession.created.type).label(
+                "authenticated_at"
+            ),
         )
         .select_from(sessions)
         .join(User, User.id == UserSession.user_id)
@@ -168,12 +182,22 @@ def get_valid(db: Session, user_id: int, session_id: int, now: datetime, idle_tt
     ).first()
 
 
+def reauthenticated(db: Session, session_id: int, now: datetime, *, factors: str, aal: int) -> None:
+    """A factor was proved again in this session (re-authentication)."""
+    db.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id)
+        .values(authenticated_at=now, factors=factors, aal=aal)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def end(db: Session, session_id: int, now: datetime) -> int:
     """Mark one session deleted; returns 1 if it was live."""
     result = db.execute(
         update(UserSession).where(UserSession.id == session_id, UserSession.deleted.is_(None)).values(deleted=now)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def end_for_user(
@@ -191,7 +215,7 @@ def end_for_user(
     if cookies_only:
         conditions.append(UserSession.is_api_key.is_(False))
     result = db.execute(update(UserSession).where(*conditions).values(deleted=now))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def list_valid(
@@ -278,4 +302,4 @@ def delete_dead_in_range(db: Session, first_id: int, last_id: int, cutoff: datet
         .where(UserSession.id >= first_id, UserSession.id <= last_id, dead)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

@@ -16,6 +16,7 @@ from frontdesk.models import (
     PasswordResetToken,
     SignupToken,
 )
+from frontdesk.store.rows import changed
 
 # a user's emailed token (every kind but a signup's, which has no user yet)
 UserToken = LoginToken | PasswordResetToken | EmailChangeToken | EmailRevertToken | AccountRestoreToken
@@ -67,11 +68,11 @@ def revoke_for_user(db: Session, model: type[UserToken], user_id: int, now: date
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def delete_dead(db: Session, model: TokenModel, cutoff: datetime, limit: int) -> int:
     """Delete up to `limit` tokens that expired or were used before `cutoff`."""
     ids = select(model.id).where((model.expiry < cutoff) | (model.used_at < cutoff)).limit(limit)
     result = db.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import TotpFactor
+from frontdesk.store.rows import changed
 
 
 def get(db: Session, user_id: int, *, confirmed: bool) -> TotpFactor | None:
@@ -44,7 +45,7 @@ def claim_step(db: Session, factor_id: int, step: int, now: datetime) -> bool:
         .values(last_used_step=step, last_used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return changed(result) == 1
 
 
 def activate(db: Session, factor_id: int, user_id: int, now: datetime) -> None:
@@ -67,4 +68,4 @@ def remove(db: Session, user_id: int) -> int:
     result = db.execute(
         delete(TotpFactor).where(TotpFactor.user_id == user_id).execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)

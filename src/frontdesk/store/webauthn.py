@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.models import WebAuthnChallenge, WebAuthnCredential
+from frontdesk.store.rows import changed
 
 
 def add_credential(db: Session, credential: WebAuthnCredential) -> WebAuthnCredential:
@@ -45,7 +46,7 @@ def advance_counter(db: Session, credential_pk: int, old_count: int, new_count: 
         .values(sign_count=new_count, last_used=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return changed(result) == 1
 
 
 def remove_credential(db: Session, user_id: int, credential_pk: int) -> bool:
@@ -54,7 +55,7 @@ def remove_credential(db: Session, user_id: int, credential_pk: int) -> bool:
         .where(WebAuthnCredential.id == credential_pk, WebAuthnCredential.user_id == user_id)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return changed(result) == 1
 
 
 def remove_all_credentials(db: Session, user_id: int) -> int:
@@ -63,7 +64,7 @@ def remove_all_credentials(db: Session, user_id: int) -> int:
         .where(WebAuthnCredential.user_id == user_id)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed(result)
 
 
 def add_challenge(db: Session, challenge: WebAuthnChallenge) -> WebAuthnChallenge:

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from frontdesk.errors import Forbidden
 from frontdesk.runtime import Frontdesk
+from frontdesk.service import freshness
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.credentials import RequestInfo
@@ -78,8 +79,17 @@ def require_superuser(principal: Annotated[Principal | None, Depends(optional_pr
     return principal
 
 
+def require_fresh(
+    principal: Annotated[Principal, Depends(require_principal)], fd: Annotated[Frontdesk, Depends(get_frontdesk)]
+) -> Principal:
+    """A cookie session in which a factor was proved within REAUTH_MAX_AGE (`service/freshness.py`):
+    403 `reauthentication_required` when older, 403 `forbidden` for an API key."""
+    return freshness.ensure_fresh(fd.deps, principal)
+
+
 FD = Annotated[Frontdesk, Depends(get_frontdesk)]
 Ctx = Annotated[RequestContext, Depends(get_context)]
 MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
 Caller = Annotated[Principal, Depends(require_principal)]
 Admin = Annotated[Principal, Depends(require_superuser)]
+Fresh = Annotated[Principal, Depends(require_fresh)]

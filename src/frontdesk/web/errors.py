@@ -47,6 +47,9 @@ class ErrorCode(StrEnum):
     CANNOT_DELETE_CURRENT_SESSION = "cannot_delete_current_session"
     MUST_CONFIRM = "must_confirm"
     INVALID_CODE = "invalid_code"
+    REAUTHENTICATION_REQUIRED = "reauthentication_required"
+    INSUFFICIENT_USER_AUTHENTICATION = "insufficient_user_authentication"  # RFC 9470 step-up
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
     MFA_REQUIRED = "mfa_required"  # not an error: the 202 of a first step (see `mfa_required`)
     LAST_SIGN_IN_METHOD = "last_sign_in_method"
     SOCIAL_SIGN_IN_FAILED = "social_sign_in_failed"
@@ -99,7 +102,10 @@ ERRORS: list[tuple[type[e.FrontdeskError], int, ErrorCode]] = [
     (e.InvalidCode, 401, ErrorCode.INVALID_CODE),
     (Unauthenticated, 401, ErrorCode.UNAUTHENTICATED),
     (AmbiguousCredentials, 401, ErrorCode.AMBIGUOUS_CREDENTIALS),
+    (e.InsufficientAuthentication, 401, ErrorCode.INSUFFICIENT_USER_AUTHENTICATION),
     (e.AccountSuspended, 403, ErrorCode.ACCOUNT_SUSPENDED),
+    (e.ReauthenticationRequired, 403, ErrorCode.REAUTHENTICATION_REQUIRED),
+    (e.SecondFactorEnrolmentRequired, 403, ErrorCode.SECOND_FACTOR_REQUIRED),
     (e.Forbidden, 403, ErrorCode.FORBIDDEN),
     (e.NotFound, 404, ErrorCode.NOT_FOUND),
     (e.UsernameTaken, 409, ErrorCode.USERNAME_TAKEN),
@@ -146,10 +152,23 @@ def status_for(exc: e.FrontdeskError) -> int:
 
 
 def headers_for(exc: e.FrontdeskError) -> dict[str, str]:
-    """The headers an error's answer carries: `Retry-After` (whole seconds, at least 1) when it has one."""
+    """The headers an error's answer carries: `Retry-After` (whole seconds, at least 1) when it has
+    one, the RFC 9470 `WWW-Authenticate` challenge for a step-up."""
     if isinstance(exc, (e.RateLimited, e.Overloaded)):
         return {"Retry-After": retry_after_seconds(exc.retry_after.total_seconds())}
+    if isinstance(exc, e.InsufficientAuthentication):
+        return {"WWW-Authenticate": step_up_challenge(exc.aal, exc.max_age)}
     return {}
+
+
+def step_up_challenge(aal: int | None, max_age: int | None) -> str:
+    """The RFC 9470 `WWW-Authenticate` challenge naming what a step-up demands."""
+    parts = ['Bearer error="insufficient_user_authentication"']
+    if aal is not None:
+        parts.append(f'acr_values="aal{aal}"')
+    if max_age is not None:
+        parts.append(f"max_age={max_age}")
+    return ", ".join(parts)
 
 
 def retry_after_seconds(seconds: float) -> str:

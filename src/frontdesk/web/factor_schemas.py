@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from frontdesk.web.schemas import Strict, Text, Timestamp, Token
+from frontdesk.web.schemas import Password, Strict, Text, Timestamp, Token
 
 # a TOTP or recovery code as typed; the service answers 401 invalid_code for anything that is not one
 Code = Annotated[Text, Field(min_length=1, max_length=64)]
@@ -26,6 +26,16 @@ class MfaRequiredResponse(Strict):
 
 class SecondFactorRequest(Strict):
     challenge: Token
+    totp: Code | None = None
+    recovery_code: Code | None = None
+    webauthn: WebAuthnJson | None = None
+
+
+class ReauthenticateRequest(Strict):
+    """Exactly one: `password` (only for a user without a second factor), `totp`, `recovery_code`
+    or `webauthn` (an AuthenticationResponseJSON to `POST /v1/reauthenticate/webauthn-options`)."""
+
+    password: Password | None = None
     totp: Code | None = None
     recovery_code: Code | None = None
     webauthn: WebAuthnJson | None = None

@@ -20,13 +20,13 @@ from frontdesk.metrics import LATENCY, REQUESTS
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.fastpath import DATABASE_UNAVAILABLE
 from frontdesk.web.authn import Caller, identify_fast
-from frontdesk.web.verdict import UNAVAILABLE, DatabaseUnavailable, verify_answer
+from frontdesk.web.verdict import UNAVAILABLE, Answer, DatabaseUnavailable, bad_demand, read_demand, verify_answer
 
 VERIFY_PATH = "/v1/verify"
 METHODS = ("GET", "HEAD")
 # the same per-route series MetricsMiddleware keeps for every other route, bound once
 _LATENCY = LATENCY.labels(VERIFY_PATH)
-_REQUESTS = {(m, s): REQUESTS.labels(VERIFY_PATH, m, str(s)) for m in METHODS for s in (200, 401, 503)}
+_REQUESTS = {(m, s): REQUESTS.labels(VERIFY_PATH, m, str(s)) for m in METHODS for s in (200, 400, 401, 503)}
 
 
 class VerifyFastPath:
@@ -49,13 +49,17 @@ class VerifyFastPath:
 
     async def verify(self, scope: Scope, send: Send) -> int:
         """Answer one verification; returns the status sent."""
-        verdict: Caller | DatabaseUnavailable
-        try:
-            verdict = await identify_fast(self.fd, scope["headers"])
-        except DATABASE_UNAVAILABLE as exc:
-            DATABASE_OUTAGE.failed(exc, "/v1/verify")
-            verdict = UNAVAILABLE
-        answer = verify_answer(verdict)
+        demand = read_demand(scope["query_string"])
+        if isinstance(demand, Answer):
+            answer = bad_demand(demand)
+        else:
+            verdict: Caller | DatabaseUnavailable
+            try:
+                verdict = await identify_fast(self.fd, scope["headers"])
+            except DATABASE_UNAVAILABLE as exc:
+                DATABASE_OUTAGE.failed(exc, "/v1/verify")
+                verdict = UNAVAILABLE
+            answer = verify_answer(verdict, demand, self.fd.deps.clock)
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.body})
         return answer.status

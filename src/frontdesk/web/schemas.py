@@ -151,6 +151,10 @@ class CurrentSessionResponse(BaseModel):
     expiry: Timestamp | None = None
     long_lived: bool | None = None
     is_api_key: bool | None = None
+    # how strongly and how recently the caller signed in (contract section 6)
+    aal: int | None = Field(default=None, description="Authentication assurance level: 1 or 2.")
+    factors: list[str] | None = Field(default=None, description='The factors proved, e.g. ["password", "totp"].')
+    authenticated_at: Timestamp | None = Field(default=None, description="The last time a factor was proved.")
 
 
 class SessionItem(BaseModel):
@@ -163,6 +167,9 @@ class SessionItem(BaseModel):
     long_lived: bool
     is_api_key: bool
     is_current: bool
+    aal: int = Field(description="Authentication assurance level: 1, or 2 (two factors, or a passkey).")
+    factors: list[str] = Field(description='The factors proved in this session, e.g. ["password", "totp"].')
+    authenticated_at: Timestamp = Field(description="The last time a factor was proved in this session.")
     ip_address: str | None
     user_agent: str | None
     browser: str

@@ -76,13 +76,15 @@ def revoke_other_sessions(body: ConfirmRequest, caller: Caller, fd: FD, ctx: Ctx
         C.PASSWORD_TOO_LONG,
         C.INSECURE_PASSWORD,
         C.RATE_LIMITED,  # wrong old passwords count against the account's login limit
+        C.REAUTHENTICATION_REQUIRED,  # a stale session of a user with a second factor
         C.CSRF_FAILED,
     ),
 )
 @access(Access.USER)
 def change_password(body: ChangePasswordRequest, caller: Caller, fd: FD, ctx: Ctx) -> Response:
     """Change your password; your other sessions end (API keys too unless `keep_api_keys`) and you
-    get a notice by email."""
+    get a notice by email. A fresh session, or (for a user without a second factor) the right
+    `old_password`, which then counts as re-authenticating."""
     fd.call(
         accounts.change_password, caller, body.old_password, body.new_password, ctx, keep_api_keys=body.keep_api_keys
     )
@@ -93,11 +95,15 @@ def change_password(body: ChangePasswordRequest, caller: Caller, fd: FD, ctx: Ct
     "/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyResponse,
-    responses=responses(*AUTH, C.INVALID_CREDENTIALS, C.FORBIDDEN, C.RATE_LIMITED, C.CSRF_FAILED),
+    responses=responses(
+        *AUTH, C.INVALID_CREDENTIALS, C.FORBIDDEN, C.REAUTHENTICATION_REQUIRED, C.RATE_LIMITED, C.CSRF_FAILED
+    ),
 )
 @access(Access.USER)
 def create_api_key(body: ApiKeyRequest, caller: Caller, fd: FD, ctx: Ctx, response: Response) -> ApiKeyResponse:
-    """A new API key (`Authorization: Bearer fdk_…`). The token is shown only in this response."""
+    """A new API key (`Authorization: Bearer fdk_…`). The token is shown only in this response.
+    A fresh session, or (for a user without a second factor) the right `password`, which then
+    counts as re-authenticating."""
     issued = fd.call(sessions.create_api_key, caller, body.password, body.name, body.expiry_days, ctx)
     no_store(response)
     return ApiKeyResponse(id=issued.session.id, token=issued.token, expiry=issued.session.expiry)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from frontdesk.errors import Forbidden
 from frontdesk.service import factors, second_factor, totp, webauthn
-from frontdesk.service.context import Principal
 from frontdesk.web.api.results import auth_response_with_cookies
-from frontdesk.web.deps import FD, Access, Caller, Ctx, access
+from frontdesk.web.deps import FD, Access, Caller, Ctx, Fresh, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
 from frontdesk.web.factor_schemas import (
@@ -32,18 +30,13 @@ from frontdesk.web.schemas import AuthResponse
 
 router = APIRouter(prefix="/v1", tags=["second factors"])
 AUTH = (C.UNAUTHENTICATED, C.AMBIGUOUS_CREDENTIALS, C.FORBIDDEN)
+# managing factors needs a fresh cookie session (an API key: 403 forbidden)
+FRESH = (*AUTH, C.REAUTHENTICATION_REQUIRED)
 NO_STORE = "no-store"
 # the 202 of every first-factor route, for a user with a second factor
 MFA_REQUIRED: dict[int | str, dict[str, object]] = {
     202: {"model": MfaRequiredResponse, "description": "A second factor is needed: POST /v1/login/second-factor."}
 }
-
-
-def _browser(caller: Principal) -> Principal:
-    """Factors are managed from a browser session; an API key can't add or remove them."""
-    if caller.is_api_key:
-        raise Forbidden("Manage second factors from a signed-in browser, not with an API key.")
-    return caller
 
 
 # --- signing in -----------------------------------------------------------------------------------
@@ -112,11 +105,11 @@ def list_second_factors(caller: Caller, fd: FD) -> SecondFactorsResponse:
     )
 
 
-@router.post("/second-factors/totp", response_model=TotpEnrolmentResponse, responses=responses(*AUTH, C.CSRF_FAILED))
+@router.post("/second-factors/totp", response_model=TotpEnrolmentResponse, responses=responses(*FRESH, C.CSRF_FAILED))
 @access(Access.USER)
-def begin_totp(caller: Caller, fd: FD, ctx: Ctx, response: Response) -> TotpEnrolmentResponse:
+def begin_totp(caller: Fresh, fd: FD, ctx: Ctx, response: Response) -> TotpEnrolmentResponse:
     """A new authenticator-app secret (QR code and text), pending until confirmed with a code."""
-    enrolment = fd.call(totp.begin_totp_enrolment, _browser(caller).user_id, ctx)
+    enrolment = fd.call(totp.begin_totp_enrolment, caller.user_id, ctx)
     response.headers["Cache-Control"] = NO_STORE
     return TotpEnrolmentResponse(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_svg=enrolment.qr_svg)
 
@@ -124,14 +117,14 @@ def begin_totp(caller: Caller, fd: FD, ctx: Ctx, response: Response) -> TotpEnro
 @router.post(
     "/second-factors/totp/confirm",
     response_model=RecoveryCodesResponse,
-    responses=responses(*AUTH, C.INVALID_CODE, C.CSRF_FAILED),
+    responses=responses(*FRESH, C.INVALID_CODE, C.CSRF_FAILED),
 )
 @access(Access.USER)
 def confirm_totp(
-    body: TotpConfirmRequest, caller: Caller, fd: FD, ctx: Ctx, response: Response
+    body: TotpConfirmRequest, caller: Fresh, fd: FD, ctx: Ctx, response: Response
 ) -> RecoveryCodesResponse:
     """Activate the pending secret with a code from the app; recovery codes come with a first factor."""
-    codes = fd.call(totp.confirm_totp, _browser(caller).user_id, body.totp, ctx)
+    codes = fd.call(totp.confirm_totp, caller.user_id, body.totp, ctx)
     response.headers["Cache-Control"] = NO_STORE
     return RecoveryCodesResponse(recovery_codes=codes)
 
@@ -139,36 +132,36 @@ def confirm_totp(
 @router.delete(
     "/second-factors/totp",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(*AUTH, C.NOT_FOUND, C.CSRF_FAILED),
+    responses=responses(*FRESH, C.NOT_FOUND, C.CSRF_FAILED),
 )
 @access(Access.USER)
-def remove_totp(caller: Caller, fd: FD, ctx: Ctx) -> Response:
+def remove_totp(caller: Fresh, fd: FD, ctx: Ctx) -> Response:
     """Remove the authenticator app; removing the last factor removes the recovery codes too."""
-    fd.call(totp.remove_totp, _browser(caller).user_id, ctx)
+    fd.call(totp.remove_totp, caller.user_id, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
-    "/webauthn/registration-options", response_model=OptionsResponse, responses=responses(*AUTH, C.CSRF_FAILED)
+    "/webauthn/registration-options", response_model=OptionsResponse, responses=responses(*FRESH, C.CSRF_FAILED)
 )
 @access(Access.USER)
-def registration_options(caller: Caller, fd: FD) -> OptionsResponse:
+def registration_options(caller: Fresh, fd: FD) -> OptionsResponse:
     """Options for `navigator.credentials.create()`: resident key preferred, your keys excluded."""
-    return OptionsResponse(options=fd.call(webauthn.registration_options, _browser(caller).user_id))
+    return OptionsResponse(options=fd.call(webauthn.registration_options, caller.user_id))
 
 
 @router.post(
     "/webauthn/credentials",
     status_code=status.HTTP_201_CREATED,
     response_model=CredentialCreatedResponse,
-    responses=responses(*AUTH, C.CSRF_FAILED),
+    responses=responses(*FRESH, C.CSRF_FAILED),
 )
 @access(Access.USER)
 def add_credential(
-    body: CredentialRequest, caller: Caller, fd: FD, ctx: Ctx, response: Response
+    body: CredentialRequest, caller: Fresh, fd: FD, ctx: Ctx, response: Response
 ) -> CredentialCreatedResponse:
     """Register a security key or passkey from the browser's answer to the registration options."""
-    made = fd.call(webauthn.register_credential, _browser(caller).user_id, body.name, body.credential, ctx)
+    made = fd.call(webauthn.register_credential, caller.user_id, body.name, body.credential, ctx)
     response.headers["Cache-Control"] = NO_STORE
     return CredentialCreatedResponse(id=made.id, passkey=made.passkey, recovery_codes=made.recovery_codes)
 
@@ -176,23 +169,23 @@ def add_credential(
 @router.delete(
     "/webauthn/credentials/{credential_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(*AUTH, C.NOT_FOUND, C.CSRF_FAILED),
+    responses=responses(*FRESH, C.NOT_FOUND, C.CSRF_FAILED),
 )
 @access(Access.USER)
-def remove_credential(caller: Caller, credential_id: CredentialId, fd: FD, ctx: Ctx) -> Response:
+def remove_credential(caller: Fresh, credential_id: CredentialId, fd: FD, ctx: Ctx) -> Response:
     """Remove one of your keys or passkeys."""
-    fd.call(webauthn.remove_credential, _browser(caller).user_id, credential_id, ctx)
+    fd.call(webauthn.remove_credential, caller.user_id, credential_id, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/second-factors/recovery-codes",
     response_model=RecoveryCodesResponse,
-    responses=responses(*AUTH, C.CSRF_FAILED),
+    responses=responses(*FRESH, C.CSRF_FAILED),
 )
 @access(Access.USER)
-def regenerate_recovery_codes(caller: Caller, fd: FD, ctx: Ctx, response: Response) -> RecoveryCodesResponse:
+def regenerate_recovery_codes(caller: Fresh, fd: FD, ctx: Ctx, response: Response) -> RecoveryCodesResponse:
     """A new set of 10 recovery codes, shown only here; the old set stops working."""
-    codes = fd.call(factors.regenerate_recovery_codes, _browser(caller).user_id, ctx)
+    codes = fd.call(factors.regenerate_recovery_codes, caller.user_id, ctx)
     response.headers["Cache-Control"] = NO_STORE
     return RecoveryCodesResponse(recovery_codes=codes)

@@ -10,7 +10,7 @@ from frontdesk.service import deletion, email_change
 from frontdesk.web.api.factors import MFA_REQUIRED
 from frontdesk.web.api.results import auth_response_with_cookies
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
-from frontdesk.web.deps import FD, Access, Caller, Ctx, access
+from frontdesk.web.deps import FD, Access, Ctx, Fresh, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
 from frontdesk.web.lifecycle_schemas import (
@@ -25,8 +25,7 @@ from frontdesk.web.schemas import AuthResponse, StatusResponse
 
 router = APIRouter(prefix="/v1", tags=["account lifecycle"])
 # a fresh cookie session (contract section 6): 401 without one, 403 for an API key or a stale one
-FRESH = (C.UNAUTHENTICATED, C.AMBIGUOUS_CREDENTIALS, C.FORBIDDEN, C.CSRF_FAILED)
-Fresh = Caller
+FRESH = (C.UNAUTHENTICATED, C.AMBIGUOUS_CREDENTIALS, C.FORBIDDEN, C.REAUTHENTICATION_REQUIRED, C.CSRF_FAILED)
 
 
 @router.post(

@@ -115,6 +115,9 @@ def current_session(principal: MaybeCaller) -> CurrentSessionResponse:
         expiry=principal.expiry,
         long_lived=principal.long_lived,
         is_api_key=principal.is_api_key,
+        aal=principal.aal,
+        factors=list(principal.factors),
+        authenticated_at=principal.authenticated_at,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from frontdesk.errors import FrontdeskError, InvalidCredentials, NotFound
+from frontdesk.errors import FrontdeskError, InvalidCredentials, NotFound, ReauthenticationRequired
 from frontdesk.service import accounts, sessions
 from frontdesk.service.context import Principal
 from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
@@ -99,6 +99,8 @@ def change_password(p: P, caller: SignedIn, posted: Posted) -> Response:
         try:
             keep = posted.get("keep_api_keys") == "1"
             p.fd.call(accounts.change_password, caller, old, new, p.ctx, keep_api_keys=keep)
+        except ReauthenticationRequired:
+            return p.to_reauthenticate()
         except InvalidCredentials:
             form.fail("That is not your current password.", 401, "current_password")
         except FrontdeskError as exc:
@@ -123,6 +125,8 @@ def create_api_key(p: P, caller: SignedIn, posted: Posted) -> Response:
     if not form.invalid:
         try:
             issued = p.fd.call(sessions.create_api_key, caller, password, name, days, p.ctx)
+        except ReauthenticationRequired:
+            return p.to_reauthenticate()
         except InvalidCredentials:
             form.fail("That password is not right.", 401, "password")
         except FrontdeskError as exc:

@@ -1,7 +1,8 @@
 """One request to a hosted page: who is signed in, the CSRF cookie, rendering and redirects.
 
 A page route declares its access with `@access(...)` and enforces it with its parameters: one that
-takes `SignedIn` is for signed-in users only, and anyone else is sent to `/login?next=<here>`.
+takes `SignedIn` is for signed-in users only, and anyone else is sent to `/login?next=<here>`; one
+that takes `FreshSignedIn` also needs a fresh session, else it sends to `/reauthenticate?next=`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from fastapi import Depends, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from frontdesk.errors import ReauthenticationRequired
 from frontdesk.mail import human_duration
 from frontdesk.runtime import Frontdesk
+from frontdesk.service import freshness
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, Settings
 from frontdesk.theme import Theme
@@ -178,6 +181,15 @@ class Page:
             clear_login_cookies(response, self.settings)
         return response
 
+    def to_reauthenticate(self) -> Response:
+        """Send a signed-in user whose session is not fresh to `/reauthenticate?next=<back>`:
+        `back` is this page for a GET, else `/account` (a form's POST can't be repeated by a GET)."""
+        if self.request.method in ("GET", "HEAD"):
+            back = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
+        else:
+            back = "/account"
+        return self.redirect("/reauthenticate?" + urlencode({"next": back}))
+
     def _finish(self, response: Response) -> Response:
         if self._csrf_new:
             self.site.csrf.set_cookie(response, self._csrf_secret)
@@ -204,7 +216,8 @@ class PageRefused(Exception):
 
 
 class SignInFirst(Exception):
-    """Raised by `require_signed_in`; answered with the page's redirect to /login."""
+    """Raised by `require_signed_in` (and `require_fresh_signed_in`); answered with the page's
+    redirect to /login (or /reauthenticate)."""
 
     def __init__(self, response: Response) -> None:
         super().__init__("sign in first")
@@ -220,3 +233,16 @@ def require_signed_in(p: P) -> Principal:
 
 
 SignedIn = Annotated[Principal, Depends(require_signed_in)]
+
+
+def require_fresh_signed_in(p: P, caller: SignedIn) -> Principal:
+    """The signed-in user, if their session is fresh (`service/freshness.py`); a stale one is sent
+    to `/reauthenticate?next=<back>` (see `Page.to_reauthenticate`)."""
+    try:
+        return freshness.ensure_fresh(p.fd.deps, caller)
+    except ReauthenticationRequired:
+        raise SignInFirst(p.to_reauthenticate()) from None
+
+
+FreshSignedIn = Annotated[Principal, Depends(require_fresh_signed_in)]
+"""For the sensitive forms: a signed-in user with a fresh session, else a redirect to re-authenticate."""
