@@ -6,14 +6,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from frontdesk.errors import MustConfirm
-from frontdesk.service import deletion, email_change
+from frontdesk.service import deletion, email_change, export
 from frontdesk.web.api.factors import MFA_REQUIRED
 from frontdesk.web.api.results import auth_response_with_cookies
-from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
+from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, no_store
 from frontdesk.web.deps import FD, Access, Ctx, Fresh, access
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
 from frontdesk.web.lifecycle_schemas import (
+    AccountExport,
     DeleteAccountRequest,
     DeletionScheduledResponse,
     EmailChangeRequest,
@@ -92,3 +93,13 @@ def restore_account(request: Request, body: RestoreRequest, fd: FD, ctx: Ctx, re
     result = fd.call(deletion.restore_account, body.token, body.remember_device, ctx)
     end_replaced_session(fd, request.scope["headers"], result, ctx)
     return auth_response_with_cookies(response, result, fd.settings)
+
+
+@router.get("/account/export", response_model=AccountExport, responses=responses(*FRESH))
+@access(Access.USER)
+def export_account(caller: Fresh, fd: FD, response: Response) -> object:
+    """Everything held about you, as one JSON document: profile, sessions and devices, API keys
+    (no tokens), second factors (no secrets), identities, emailed links, audit events, and the
+    emails sent to you (kind and time)."""
+    no_store(response)
+    return fd.read(export.export_account, caller)
