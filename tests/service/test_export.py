@@ -112,7 +112,7 @@ def test_no_secret_or_hash_is_exported(fd: Frontdesk, clock: FrozenClock) -> Non
     leaked = [h[:12] for h in held if h and h in text]
     assert leaked == []
     assert "$argon2" not in text and "fdk_" not in text and "token=" not in text
-    keys = set()
+    keys: set[str] = set()
 
     def walk(value: object) -> None:
         if isinstance(value, dict):

@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from tests.live import LiveServer
-from tests.web.test_fresh import age
 from tests.web.helpers import (
     bearer,
     check_auth_result,
@@ -20,6 +19,7 @@ from tests.web.helpers import (
     token_in,
     utc_time,
 )
+from tests.web.test_fresh import age
 
 NEW = "another good passphrase"
 

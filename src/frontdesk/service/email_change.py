@@ -202,3 +202,19 @@ def _end_links(db: Session, user_id: int, now: datetime) -> None:
     """The address changed: links sent before (sign-in, reset, pending email changes) end."""
     for model in (LoginToken, PasswordResetToken, EmailChangeToken):
         token_store.revoke_for_user(db, model, user_id, now)
+
+
+LIFECYCLE_LINKS: dict[str, type[EmailChangeToken] | type[EmailRevertToken] | type[AccountRestoreToken]] = {
+    "email_change": EmailChangeToken,
+    "email_revert": EmailRevertToken,
+    "restore": AccountRestoreToken,
+}
+
+
+def lifecycle_link_is_live(db: Session, deps: Deps, kind: str, token: str) -> bool:
+    """Whether an email-change, undo or restore link would still work (read only: opening a link,
+    as mail scanners do, never uses it)."""
+    if not token or len(token) > crypto.MAX_TOKEN_LENGTH:
+        return False
+    model = LIFECYCLE_LINKS[kind]
+    return token_store.peek(db, model, crypto.digest(token), deps.clock.now()) is not None

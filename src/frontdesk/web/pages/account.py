@@ -27,6 +27,10 @@ NOTICES = {
     "key-revoked": "That API key is revoked: it no longer works.",
     "others-revoked": "Every other browser is signed out.",
     "already-ended": "That session had already ended.",
+    # account lifecycle (pages/lifecycle.py)
+    "email-change-sent": "Check the inbox of your new address: open the link there to confirm it. "
+    "Your current address stays until then.",
+    "restored": "Welcome back! Your account is restored.",
 }
 
 
@@ -42,6 +46,8 @@ def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = No
         "key_form": Form(values={"expiry_days": str(p.settings.api_key_default_days)}),
         "banner": None,
         "new_key": None,
+        "email_form": Form(),  # pages/lifecycle.py
+        "delete_form": Form(),
         **forms,
     }
     headers = next((f.headers for f in forms.values() if isinstance(f, Form) and f.headers), None)
