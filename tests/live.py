@@ -17,8 +17,7 @@ import httpx
 from tests.fast import FAST_ARGON2_ENV
 from tests.waiting import wait_until
 
-# seconds; FRONTDESK_TEST_STARTUP_TIMEOUT raises it on a busy machine
-STARTUP_TIMEOUT = float(os.environ.get("FRONTDESK_TEST_STARTUP_TIMEOUT", "30"))
+STARTUP_TIMEOUT = 90.0  # generous: it returns as soon as the server answers; a loaded machine starts slowly
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:

@@ -23,7 +23,7 @@ from frontdesk.errors import ConfigurationError, DatabaseUnavailable, FrontdeskE
 from frontdesk.mail import outbox_status, run_worker
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user, find_user_by_ref, set_banned
-from frontdesk.service.admin import issue_api_key
+from frontdesk.service.admin import issue_api_key, reset_second_factors
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deletion import erase_now, schedule_deletion
 from frontdesk.service.maintenance import cleanup as cleanup_dead
@@ -376,6 +376,37 @@ def delete_user(
     typer.echo(_run(fd, apply))
 
 
+@_command("reset-second-factors")
+def reset_second_factors_command(user: USER, as_json: AS_JSON = False) -> None:
+    """Remove a user's second factors, for one who lost theirs.
+
+    Every authenticator app, security key, passkey and recovery code goes, every session and
+    API key ends, and the user is emailed. They sign in again with their password alone."""
+    fd = _frontdesk()
+
+    def apply() -> cliview.Json:
+        with fd.transaction() as db:
+            target = find_user_by_ref(db, user)
+            done = reset_second_factors(db, fd.deps, target.id, CLI, actor_id=None)
+            return {
+                "user_id": target.id,
+                "username": target.username,
+                "totp": done.totp,
+                "webauthn": done.webauthn,
+                "recovery_codes": done.recovery_codes,
+                "sessions": done.sessions,
+            }
+
+    report = _run(fd, apply)
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(
+        f"{report['username']}: removed {report['totp']} authenticator apps, {report['webauthn']} security keys "
+        f"and passkeys, {report['recovery_codes']} recovery codes; ended {report['sessions']} sessions"
+    )
+
+
 @_command()
 def cleanup(
     older_than: Annotated[
@@ -384,10 +415,10 @@ def cleanup(
     batch_size: Annotated[int, typer.Option(min=100, metavar="ROWS", help="Rows per short transaction.")] = 10_000,
     as_json: AS_JSON = False,
 ) -> None:
-    """Delete long-dead sessions, tokens and emails; erase deleted accounts.
+    """Delete long-dead sessions, tokens, emails and second-factor challenges; erase deleted accounts.
 
-    Those that died (expired, ended, sent) more than --older-than days ago, and the accounts whose
-    deletion grace period (FRONTDESK_ACCOUNT_DELETION_GRACE) is over."""
+    Those that died (expired, ended, sent, abandoned) more than --older-than days ago, and the
+    accounts whose deletion grace period (FRONTDESK_ACCOUNT_DELETION_GRACE) is over."""
     fd = _frontdesk()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=False) as progress:
@@ -412,7 +443,9 @@ def cleanup(
         return
     typer.echo(
         f"deleted {report.sessions} sessions, {report.tokens} tokens, {report.rate_limit_buckets} rate-limit buckets, "
-        f"{report.emails} sent or failed emails; erased {report.erased_accounts} deleted accounts"
+        f"{report.emails} sent or failed emails, {report.challenges} second-factor challenges, "
+        f"{report.totp_enrolments} abandoned authenticator-app enrolments; "
+        f"erased {report.erased_accounts} deleted accounts"
     )
 
 

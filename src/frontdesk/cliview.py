@@ -133,5 +133,7 @@ def cleanup_json(report: CleanupReport) -> Json:
         "tokens": report.tokens,
         "rate_limit_buckets": report.rate_limit_buckets,
         "emails": report.emails,
+        "challenges": report.challenges,
+        "totp_enrolments": report.totp_enrolments,
         "erased_accounts": report.erased_accounts,
     }

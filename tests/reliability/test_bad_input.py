@@ -448,7 +448,7 @@ def test_absurd_path_parameters(target: Target) -> None:
             assert response.status_code in (400, 404), (session_id, response.text)
             assert error_code(response) in ("invalid_request", "not_found")
         for user_id in ("0", "-1", str(2**64), "abc", str(target.alice.user_id)):
-            for action in ("ban", "unban", "revoke-sessions"):
+            for action in ("ban", "unban", "revoke-sessions", "reset-second-factors"):
                 response = client.post(f"/v1/admin/users/{user_id}/{action}")
                 assert response.status_code in (400, 403), response.text  # alice is no administrator
         for username in ("a" * 10_000, "%00", "..%2f..%2fetc%2fpasswd", "%ff"):

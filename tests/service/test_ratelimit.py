@@ -166,3 +166,22 @@ def test_a_device_that_signed_in_before_is_never_locked_out_by_the_per_ip_limit(
         assert bob.id != alice.id
     finally:
         strict.close()
+
+
+def test_40_concurrent_wrong_guesses_from_one_address_make_exactly_the_ip_limit_of_checks(
+    fd: Frontdesk, hasher: CountingHasher
+) -> None:
+    """The per-IP limit counts first too (the same `take` as the per-account one), so it is exact:
+    each guess names a different account (or none), so only the address's bucket is shared."""
+    limit = 7
+    settings = fd.deps.settings.model_copy(update={"login_failures_per_ip": limit})
+    fd.deps = dataclasses.replace(fd.deps, settings=settings)  # the hasher fixture puts the original back
+    for i in range(0, 40, 2):
+        make_user(fd, username=f"target{i}")
+    one_address = RequestContext(ip_address="203.0.113.77", user_agent="pytest")
+    hasher.checks = 0
+    outcomes = concurrently(
+        40, lambda i: fd.call(login_with_password, f"target{i}", f"wrong guess {i}", False, one_address)
+    )
+    assert hasher.checks == limit
+    assert outcomes == ["invalid"] * limit + ["limited"] * (40 - limit)

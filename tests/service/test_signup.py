@@ -152,3 +152,25 @@ def test_signups_are_limited_per_ip_before_any_hashing(fd: Frontdesk) -> None:
         assert len(outbox(strict, "signup_confirm")) == 3
     finally:
         strict.close()
+
+
+@pytest.mark.parametrize("email", ["fresh@example.com", "taken@example.com"])
+def test_the_password_is_hashed_with_no_database_connection_held(
+    fd: Frontdesk, monkeypatch: pytest.MonkeyPatch, email: str
+) -> None:
+    """Argon2 runs between the committed per-IP count and the rest, holding no connection (so no row
+    lock, and on SQLite no write lock): a flood of signups can't starve other requests."""
+    make_user(fd, email="taken@example.com", username="owner")
+    hasher = fd.deps.hasher
+    real_hash = hasher.hash
+    held: list[int] = []
+
+    def watched(password: str) -> str:
+        held.append(fd.engine.pool.checkedout())  # type: ignore[attr-defined]
+        return real_hash(password)
+
+    monkeypatch.setattr(hasher, "hash", watched)
+    monkeypatch.setattr(hasher, "burn", lambda _: pytest.fail("signup burns instead of hashing"))
+    signup(fd, email=email, username="hashed_outside")
+    assert held == [0], "a connection was checked out while Argon2 ran"
+    assert len(outbox(fd, to=email)) == 1

@@ -85,6 +85,7 @@ ID_ROUTES = [
     ("POST", "/v1/admin/users/{user_id}/unban"),
     ("POST", "/v1/admin/users/{user_id}/revoke-sessions"),
     ("POST", "/v1/admin/users/{user_id}/api-keys"),
+    ("POST", "/v1/admin/users/{user_id}/reset-second-factors"),
     ("POST", "/account/sessions/{session_id:int}/revoke"),
     ("DELETE", "/v1/webauthn/credentials/{credential_id:int}"),
     ("DELETE", "/v1/identities/{identity_id:int}"),

@@ -26,7 +26,8 @@ def login_with_password(
     Unknown user and wrong password give the same error after the same work (one Argon2
     verification). A banned user learns so only after a correct password. Failures count
     against the identifier, the account and the IP address in the database, so limits hold
-    across processes; attempts are counted before the check, so no more than the limit are checked.
+    across processes; attempts are counted first (and committed) before the check, so no more than
+    each limit are checked, under any concurrency.
     """
     settings = deps.settings
     key = login_key(login)
@@ -39,27 +40,34 @@ def login_with_password(
     ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None
     if ip_bucket:
         try:
-            ratelimit.ensure_below(db, deps, ip_bucket, settings.login_failures_per_ip)
+            ratelimit.take(db, deps, ip_bucket, settings.login_failures_per_ip)
         except RateLimited:
             # one address may be many people (or every client, behind an unconfigured proxy):
             # a device that has signed in to this account before still gets its password checked
             if visible is None or not known_devices.knows(deps, ctx.device, visible.id):
                 raise
-    ratelimit.take(db, deps, name_bucket, limit)
+    try:
+        ratelimit.take(db, deps, name_bucket, limit)
+    except RateLimited:
+        if ip_bucket:  # refused before any check: no failure at this address
+            ratelimit.give_back(db, deps, ip_bucket)
+        raise
     # The account has a bucket too, however it is named, capping its real password checks. Over
     # it the answer is a wrong password's (as for a name that is no account): a 429 there would
     # tell that this spelling names the same account as the one being guessed.
     account_bucket = ratelimit.account_key(visible.id) if visible is not None else None
     checkable = account_bucket is not None and ratelimit.allow(db, deps, account_bucket, limit)
+    # The counts are committed before Argon2 runs: no connection or bucket row lock is held while
+    # it does, so logins from one address don't queue behind each other's hashing.
+    db.commit()
     if not check_user_password(db, deps, visible if checkable else None, password):
-        if ip_bucket:
-            ratelimit.hit(db, deps, ip_bucket)
         audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
         raise InvalidCredentials()
     if visible is None or account_bucket is None:  # unreachable: a password only checks out against a real user
         raise InvalidCredentials()
-    for bucket in (name_bucket, account_bucket):  # only failures count
-        ratelimit.give_back(db, deps, bucket)
+    for bucket in (ip_bucket, name_bucket, account_bucket):  # only failures count
+        if bucket:
+            ratelimit.give_back(db, deps, bucket)
     if visible.is_banned:
         audit.record(db, deps, "login.refused_suspended", ctx, user_id=visible.id)
         raise AccountSuspended()

@@ -41,7 +41,9 @@ def request_signup(
 ) -> None:
     """Validate, then email a confirmation link; if the email is registered, warn its owner instead.
 
-    The answer is the same in both cases, so signup does not reveal who has an account.
+    The answer is the same in both cases, so signup does not reveal who has an account. This
+    use case commits twice (the per-IP count, then the rest), so it must not be composed into
+    another's transaction.
     """
     username, ukey = username_forms(username)
     shown_email, ekey = normalise_email(email)
@@ -51,12 +53,15 @@ def request_signup(
         ratelimit.take(db, deps, ratelimit.subject_key("signup:ip", ctx.ip_address), deps.settings.signups_per_ip)
     if user_store.get_by_username_key(db, ukey) is not None:
         raise UsernameTaken()
+    # Argon2 runs between two transactions: the count above is committed first, so no database
+    # connection, row lock (or, on SQLite, the write lock) is held while it hashes, and a flood
+    # of signups can't starve other requests of connections. Every branch below pays for it.
+    db.commit()
+    hashed_password = deps.hasher.hash(password)
     existing = user_store.get_by_email_key(db, ekey)
     if not emails.may_send(db, deps, ekey, ctx):
-        deps.hasher.burn(password)
         return
     if existing is not None:
-        deps.hasher.burn(password)  # the same work as the other branch
         emails.send(
             db,
             deps,
@@ -83,7 +88,7 @@ def request_signup(
             username=username,
             username_key=ukey,
             name=name,
-            hashed_password=deps.hasher.hash(password),
+            hashed_password=hashed_password,
         ),
     )
     emails.send(

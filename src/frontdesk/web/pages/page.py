@@ -165,13 +165,14 @@ class Page:
         """303 See Other: after a POST the browser follows with a GET."""
         return self._finish(RedirectResponse(url, status_code=303, headers=self.site.headers))
 
-    def to_login(self) -> Response:
-        """Send someone who is not signed in to /login, coming back here afterwards.
+    def to_login(self, here: str | None = None) -> Response:
+        """Send someone who is not signed in to /login, coming back here (or to `here`) afterwards.
 
         A browser whose session cookie no longer works (signed out elsewhere, revoked, expired) is
         told so on the sign-in page (`reason=signed_out`), and the dead cookies are cleared.
         """
-        here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
+        if here is None:
+            here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
         query = {"next": here}
         ended = has_session_cookie(self.request.scope["headers"])
         if ended:

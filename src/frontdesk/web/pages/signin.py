@@ -80,6 +80,15 @@ def login_submit(p: P, posted: Posted) -> Response:
 # --- logout -----------------------------------------------------------------------------------
 
 
+@router.get("/login/from-proxy")
+@access(Access.OPEN)
+def from_proxy(p: P) -> Response:
+    """Where a reverse proxy sends a signed-out browser (nginx `error_page 401`, see
+    docs/reverse-proxy.md): on to `/login?next=<the address it asked for>`, percent-encoded here
+    because nginx can't. The proxy passes that address (path and query) in `X-Forwarded-Uri`."""
+    return p.to_login(safe_next(p.request.headers.get("x-forwarded-uri"), p.settings))
+
+
 @router.get("/logout")
 @access(Access.OPEN)
 def logout_page(p: P) -> Response:
