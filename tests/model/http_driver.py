@@ -69,8 +69,14 @@ class HttpDriver:
         time.sleep(TOUCH_SETTLE)
         with self.fd.transaction() as db:
             for table in Base.metadata.sorted_tables:
-                # frontdesk's timestamps are a TypeDecorator (UTCDateTime) over DateTime
-                columns = [c for c in table.columns if isinstance(getattr(c.type, "impl", c.type), DateTime)]
+                # frontdesk's timestamps are a TypeDecorator (UTCDateTime) over DateTime. A timestamp in
+                # a primary key (a rate-limit window) stays: PostgreSQL checks uniqueness row by row
+                # during the UPDATE, and the limits are out of reach here anyway
+                columns = [
+                    c
+                    for c in table.columns
+                    if isinstance(getattr(c.type, "impl", c.type), DateTime) and not c.primary_key
+                ]
                 if columns:
                     step = literal(delta, type_=Interval())
                     db.execute(update(table).values({c.name: c - step for c in columns}))
