@@ -11,7 +11,7 @@ from frontdesk.web.api.factors import MFA_REQUIRED
 from frontdesk.web.api.results import auth_response_with_cookies
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
-from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
+from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access, open_while_enrolling
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
 from frontdesk.web.later import require_database, run_after
@@ -105,6 +105,7 @@ def logout(request: Request, fd: FD, ctx: Ctx) -> Response:
     responses=responses(C.AMBIGUOUS_CREDENTIALS),
 )
 @access(Access.OPEN)
+@open_while_enrolling
 def current_session(principal: MaybeCaller) -> CurrentSessionResponse:
     if principal is None:
         return CurrentSessionResponse(logged_in=False)
