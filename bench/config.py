@@ -8,7 +8,7 @@ from pathlib import Path
 
 DEFAULT_DATABASE_URL = "postgresql://root@127.0.0.1:5432/frontdesk_bench"
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("argon2", "ceiling", "pgbench", "verify", "login", "soak")
+PARTS = ("argon2", "ceiling", "pgbench", "verify", "login", "totp", "soak")
 
 
 @dataclass(frozen=True, slots=True)

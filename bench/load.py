@@ -15,23 +15,24 @@ from bench.tools import taskset
 
 LUA = Path(__file__).resolve().parent / "lua"
 MARKER = "@@BENCH_JSON "
-Script = Literal["verify", "login"]
+Script = Literal["verify", "login", "login_totp"]
 # a response slower than this is a socket error (timeout) and not in the latency figures;
 # logins queue behind Argon2id, so a loaded login can legitimately take seconds
 LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max", "mean")
-TIMEOUT: dict[str, str] = {"verify": "5s", "login": "60s"}
+TIMEOUT: dict[str, str] = {"verify": "5s", "login": "60s", "login_totp": "60s"}
 
 
 @dataclass(frozen=True, slots=True)
 class LoadSpec:
     url: str
     script: Script
-    data_file: Path  # tokens (verify) or usernames (login)
+    data_file: Path  # tokens (verify), usernames (login) or `username secret` lines (login_totp)
     connections: int
     threads: int
     duration_s: float
     cpus: tuple[int, ...]
-    password: str | None = None  # login only
+    password: str | None = None  # logins only
+    database_url: str | None = None  # login_totp: to move the users' used TOTP steps aside first
     check_status: bool = True  # False for the ceiling, which answers 200 to everything
 
 
@@ -54,6 +55,15 @@ class LoadResult:
 
 
 def command(spec: LoadSpec, wrk: str | None) -> list[str]:
+    if spec.script == "login_totp":  # two requests and a TOTP code per sign-in: Python only (bench/mfaload.py)
+        argv = [
+            sys.executable, "-m", "bench.mfaload", "--url", spec.url, "--file", str(spec.data_file),
+            "--password", spec.password or "", "--connections", str(spec.connections),
+            "--duration", str(spec.duration_s), "--timeout", TIMEOUT[spec.script].rstrip("s"),
+        ]  # fmt: skip
+        if spec.database_url:
+            argv += ["--database-url", spec.database_url]
+        return taskset(spec.cpus, argv)
     extra = [spec.password] if spec.password is not None else []
     if wrk is not None:
         argv = [

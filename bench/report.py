@@ -39,6 +39,7 @@ def figures(doc: Doc, cfg: BenchConfig) -> Doc:
     large = _get(doc, "frontdesk", "verify", "1000000", w1, "load", "rps")
     top = str(max(cfg.workers))
     logins = _get(doc, "frontdesk", "login", top, "login_alone", "rps")
+    logins_totp = _get(doc, "frontdesk", "login", top, "login_totp", "rps")
     # what the machine can hash: CPU time per hash x CPUs, which other people's processes don't skew
     # the way they skew the wall clock (bench/argon.py); the wall-clock ratio is kept beside it
     hashes = _get(doc, "argon2", "hash_capacity_per_s")
@@ -52,6 +53,8 @@ def figures(doc: Doc, cfg: BenchConfig) -> Doc:
         "ceiling_rps": ceiling_rps,
         "throughput_1m_over_10k": _ratio(large, small),
         "logins_per_s": logins,
+        "logins_with_totp_per_s": logins_totp,
+        "logins_with_totp_over_password_only": _ratio(logins_totp, logins),
         "argon2_hashes_per_s": hashes,
         "logins_over_raw_hashes": _ratio(logins, hashes),
         "logins_over_raw_hashes_wall_clock": _ratio(logins, hashes_wall),
@@ -226,6 +229,14 @@ def print_report(doc: Doc, cfg: BenchConfig, console: Console) -> None:
             f" processes: {a['hash_per_s']} hashes/s, {a['verify_per_s']} verifies/s (wall clock);"
             f" {a['hash_ms_cpu_each']} ms of CPU per hash, so {a['hash_capacity_per_s']} hashes/s on an idle machine"
         )
+    for w, entry in doc["frontdesk"].get("login", {}).items():
+        alone, totp = _get(entry, "login_alone", "rps"), _get(entry, "login_totp", "rps")
+        if alone is not None or totp is not None:
+            console.print(
+                f"logins/s on {w} worker(s): {_fmt(alone, 2)} password only, {_fmt(totp, 2)} with a TOTP second step"
+                f" (p99 {_fmt(_get(entry, 'login_alone', 'latency_ms', 'p99'), 0)} ms and"
+                f" {_fmt(_get(entry, 'login_totp', 'latency_ms', 'p99'), 0)} ms)"
+            )
     console.print(f"frontdesk server: {doc['frontdesk']['status']}")
 
     goals = Table(title="Targets (issue #6)")

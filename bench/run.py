@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from rich.console import Console
 
-from bench import argon, pgbench, targets
+from bench import argon, pgbench, targets, totp_logins
 from bench.config import BenchConfig
 from bench.cpu import set_database, wait_until_quiet
 from bench.load import LoadResult, LoadSpec, measure_together
@@ -24,6 +24,11 @@ from bench.tools import Pinning, cpu_model, ensure_wrk, tool_version
 
 Doc = dict[str, Any]  # the results document, written as JSON
 MB = 1024 * 1024
+TOTP_USERS = 1_000  # users with an authenticator app in the `totp` part: each signs in once per 30 s step
+
+
+def _rps(result: Doc | None) -> str:
+    return f"{result['rps']:.2f}" if isinstance(result, dict) and "rps" in result else "(not measured)"
 
 
 def memory_summary(server: ServerProcess) -> Doc:
@@ -270,6 +275,53 @@ class Bench:
                 out[str(workers)] = {"error": str(exc)}
                 self.note(f"frontdesk server failed (login, {workers} workers): {exc}")
 
+    def login_totp_spec(self, port: int, workers: int, users_file: Path, seconds: int) -> LoadSpec:
+        pin = Pinning.for_workers(workers)
+        return LoadSpec(
+            url=f"http://127.0.0.1:{port}",
+            script="login_totp",
+            data_file=users_file,
+            connections=self.cfg.login_connections_per_worker * workers,
+            threads=1,
+            duration_s=seconds,
+            cpus=pin.load,
+            password=BENCH_PASSWORD,
+            database_url=self.cfg.database_url,
+        )
+
+    def login_totp(self, seeded: SeedResult) -> None:
+        """Sign-ins with an authenticator-app second step, beside the password-only ones of `login`.
+
+        TOTP_USERS of the login users get an app for this part only; each signs in at most once
+        per 30-second step (bench/mfaload.py), and their used steps are moved aside before each run.
+        """
+        names = Path(seeded.login_file).read_text().split()[:TOTP_USERS]
+        users_file = self.workdir / f"totp-users-{seeded.sessions}.txt"
+        self.say(f"frontdesk login with a TOTP second step: enrolling {len(names)} users")
+        try:
+            totp_logins.enrol(self.cfg.database_url, names, users_file)
+            for workers in self.cfg.workers:
+                pin = Pinning.for_workers(workers)
+                port = free_port()
+                out: Doc = self.doc["frontdesk"]["login"].setdefault(str(workers), {"workers": workers})
+                target = targets.frontdesk(port, workers, pin.server, self.cfg.database_url)
+                try:
+                    with self.server(target, f"frontdesk-login-totp-{workers}", port) as srv:
+                        spec = self.login_totp_spec(port, workers, users_file, self.cfg.duration_s)
+                        (logins,) = self.measure([spec], srv)
+                        out["login_totp"] = logins.as_dict()
+                        password = _rps(out.get("login_alone"))
+                        self.say(
+                            f"  {workers} worker(s): {logins.rps:.2f} logins/s with a TOTP second step"
+                            f" (p99 {logins.latency_ms['p99']} ms), beside {password} password-only logins/s"
+                        )
+                except ServerFailed as exc:
+                    out["login_totp"] = {"error": str(exc)}
+                    self.note(f"frontdesk server failed (login with TOTP, {workers} workers): {exc}")
+        finally:
+            totp_logins.remove(self.cfg.database_url, names)
+            users_file.unlink(missing_ok=True)
+
     def soak(self, seeded: SeedResult) -> None:
         workers = min(self.cfg.workers)
         pin = Pinning.for_workers(workers)
@@ -331,6 +383,8 @@ class Bench:
             if sessions == cfg.primary_sessions:
                 if cfg.runs("login"):
                     self.login(seeded)
+                if cfg.runs("totp"):
+                    self.login_totp(seeded)
                 if cfg.runs("soak") and cfg.soak_requests > 0:
                     self.soak(seeded)
         self.doc["finished"] = datetime.now(UTC).isoformat(timespec="seconds")

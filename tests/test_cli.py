@@ -31,6 +31,7 @@ COMMANDS = [
     "cleanup",
     "mail-worker",
     "mail-status",
+    "reset-second-factors",
 ]
 
 
@@ -97,6 +98,7 @@ EVERY_INVOCATION = [
     ["cleanup"],
     ["mail-worker", "--once"],
     ["mail-status"],
+    ["reset-second-factors", "someone"],
 ]
 
 
@@ -352,7 +354,14 @@ def test_json_of_the_other_commands(settings: Settings, fd: Frontdesk) -> None:
     status = json.loads(run(settings, "mail-status", "--json").stdout)
     assert set(status) == {"pending", "due", "sent", "failed", "oldest_pending_seconds"}
     cleaned = json.loads(run(settings, "cleanup", "--json").stdout)
-    assert cleaned == {"sessions": 0, "tokens": 0, "rate_limit_buckets": 0, "emails": 0}
+    assert cleaned == {
+        "sessions": 0,
+        "tokens": 0,
+        "rate_limit_buckets": 0,
+        "emails": 0,
+        "challenges": 0,
+        "totp_enrolments": 0,
+    }
 
 
 def test_an_api_key_without_days_lives_the_configured_default(settings: Settings, fd: Frontdesk) -> None:
@@ -367,3 +376,38 @@ def test_an_api_key_without_days_lives_the_configured_default(settings: Settings
     principal = fd.read(authenticate, result.stdout.strip(), is_api_key=True)
     assert principal is not None
     assert abs(principal.expiry - datetime.now(UTC) - timedelta(days=30)) < timedelta(minutes=1)
+
+
+def test_reset_second_factors(settings: Settings, fd: Frontdesk) -> None:
+    import pyotp
+
+    from frontdesk.service.context import NO_CONTEXT
+    from frontdesk.service.factors import overview
+    from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
+    from tests.mailbox import outbox
+
+    user = make_user(fd, username="lostphone")
+    secret = fd.call(begin_totp_enrolment, user.id, NO_CONTEXT).secret
+    fd.call(confirm_totp, user.id, pyotp.TOTP(secret).now(), NO_CONTEXT)
+    session = make_session(fd, user)
+    result = run(settings, "reset-second-factors", "LostPhone")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "lostphone: removed 1 authenticator apps, 0 security keys and passkeys, 10 recovery codes; ended 1 sessions\n"
+    )
+    found = fd.read(overview, user.id)
+    assert (found.totp, found.webauthn, found.recovery_codes_left) == (False, [], 0)
+    assert fd.read(authenticate, session.token, is_api_key=False) is None
+    assert [e.to_address for e in outbox(fd, "second_factors_reset")] == [user.email]
+    again = json.loads(run(settings, "reset-second-factors", str(user.id), "--json").stdout)
+    assert again == {
+        "user_id": user.id,
+        "username": "lostphone",
+        "totp": 0,
+        "webauthn": 0,
+        "recovery_codes": 0,
+        "sessions": 0,
+    }
+    missing = run(settings, "reset-second-factors", "nobody_here")
+    assert missing.returncode == 1 and "No such user" in missing.stderr
+    assert len(outbox(fd, "second_factors_reset")) == 2

@@ -23,7 +23,7 @@ from frontdesk.errors import ConfigurationError, DatabaseUnavailable, FrontdeskE
 from frontdesk.mail import outbox_status, run_worker
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user, find_user_by_ref, set_banned
-from frontdesk.service.admin import issue_api_key
+from frontdesk.service.admin import issue_api_key, reset_second_factors
 from frontdesk.service.context import RequestContext
 from frontdesk.service.maintenance import cleanup as cleanup_dead
 from frontdesk.service.sessions import SessionView, end_session_by_id, list_sessions
@@ -202,6 +202,10 @@ def serve(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # with --workers, uvicorn kills a worker that misses a 5 s health ping, and a worker only
+        # answers once it has imported frontdesk: on a busy machine that takes longer, and every
+        # replacement died the same way (the server never started). 30 s still catches a hung one.
+        timeout_worker_healthcheck=30,
         log_config=log_config,
     )
 
@@ -351,6 +355,37 @@ def unban(user: USER) -> None:
     _set_ban(user, False)
 
 
+@_command("reset-second-factors")
+def reset_second_factors_command(user: USER, as_json: AS_JSON = False) -> None:
+    """Remove a user's second factors, for one who lost theirs.
+
+    Every authenticator app, security key, passkey and recovery code goes, every session and
+    API key ends, and the user is emailed. They sign in again with their password alone."""
+    fd = _frontdesk()
+
+    def apply() -> cliview.Json:
+        with fd.transaction() as db:
+            target = find_user_by_ref(db, user)
+            done = reset_second_factors(db, fd.deps, target.id, CLI, actor_id=None)
+            return {
+                "user_id": target.id,
+                "username": target.username,
+                "totp": done.totp,
+                "webauthn": done.webauthn,
+                "recovery_codes": done.recovery_codes,
+                "sessions": done.sessions,
+            }
+
+    report = _run(fd, apply)
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(
+        f"{report['username']}: removed {report['totp']} authenticator apps, {report['webauthn']} security keys "
+        f"and passkeys, {report['recovery_codes']} recovery codes; ended {report['sessions']} sessions"
+    )
+
+
 @_command()
 def cleanup(
     older_than: Annotated[
@@ -359,9 +394,9 @@ def cleanup(
     batch_size: Annotated[int, typer.Option(min=100, metavar="ROWS", help="Rows per short transaction.")] = 10_000,
     as_json: AS_JSON = False,
 ) -> None:
-    """Delete long-dead sessions, tokens and emails.
+    """Delete long-dead sessions, tokens, emails and second-factor challenges.
 
-    Those that died (expired, ended, sent) more than --older-than days ago."""
+    Those that died (expired, ended, sent, abandoned) more than --older-than days ago."""
     fd = _frontdesk()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=False) as progress:
@@ -386,7 +421,8 @@ def cleanup(
         return
     typer.echo(
         f"deleted {report.sessions} sessions, {report.tokens} tokens, {report.rate_limit_buckets} rate-limit buckets, "
-        f"{report.emails} sent or failed emails"
+        f"{report.emails} sent or failed emails, {report.challenges} second-factor challenges, "
+        f"{report.totp_enrolments} abandoned authenticator-app enrolments"
     )
 
 

@@ -133,4 +133,6 @@ def cleanup_json(report: CleanupReport) -> Json:
         "tokens": report.tokens,
         "rate_limit_buckets": report.rate_limit_buckets,
         "emails": report.emails,
+        "challenges": report.challenges,
+        "totp_enrolments": report.totp_enrolments,
     }

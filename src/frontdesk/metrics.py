@@ -53,3 +53,17 @@ SOCIAL_SIGN_INS = Counter(
     "Social sign-in callbacks by configured provider and outcome (signed_in, linked, needs_link, refusal reason).",
     ["provider", "outcome"],
 )
+SECOND_FACTOR_VERIFICATIONS = Counter(
+    "frontdesk_second_factor_verifications_total",
+    "Second-factor proofs by method (totp, recovery_code, webauthn, passkey) and outcome "
+    "(success, invalid_code, invalid_token, rate_limited).",
+    ["method", "outcome"],
+)
+SECOND_FACTOR_ENROLMENTS = Counter(
+    "frontdesk_second_factor_enrolments_total", "Second factors that became active, by method.", ["method"]
+)
+SECOND_FACTOR_REMOVALS = Counter(
+    "frontdesk_second_factor_removals_total",
+    "Second factors removed by their owner (totp, webauthn) and administrator resets (admin_reset).",
+    ["method"],
+)

@@ -39,6 +39,30 @@ def context(settings: Settings, kind: str, name: str = "Ann") -> dict[str, str]:
             }
             for linked in ("identity_linked", "identity_unlinked")
         },
+        **{
+            notice: {
+                "name": name,
+                "factor": "an authenticator app",
+                "when": "2026-01-01 12:00 UTC",
+                "ip_address": "203.0.113.9",
+                "browser": "Firefox on Linux",
+            }
+            for notice in ("second_factor_added", "second_factor_removed")
+        },
+        "recovery_codes_regenerated": {
+            "name": name,
+            "when": "2026-01-01 12:00 UTC",
+            "ip_address": "203.0.113.9",
+            "browser": "Firefox on Linux",
+        },
+        "recovery_code_used": {
+            "name": name,
+            "codes_left": "7",
+            "when": "2026-01-01 12:00 UTC",
+            "ip_address": "203.0.113.9",
+            "browser": "Firefox on Linux",
+        },
+        "second_factors_reset": {"name": name, "when": "2026-01-01 12:00 UTC"},
     }[kind]
 
 

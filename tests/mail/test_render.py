@@ -81,6 +81,11 @@ def test_only_the_notices_carry_no_secret() -> None:
         "api_key_notice",
         "identity_linked",
         "identity_unlinked",
+        "second_factor_added",
+        "second_factor_removed",
+        "recovery_codes_regenerated",
+        "recovery_code_used",
+        "second_factors_reset",
     ]
 
 

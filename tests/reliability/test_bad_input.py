@@ -448,7 +448,7 @@ def test_absurd_path_parameters(target: Target) -> None:
             assert response.status_code in (400, 404), (session_id, response.text)
             assert error_code(response) in ("invalid_request", "not_found")
         for user_id in ("0", "-1", str(2**64), "abc", str(target.alice.user_id)):
-            for action in ("ban", "unban", "revoke-sessions"):
+            for action in ("ban", "unban", "revoke-sessions", "reset-second-factors"):
                 response = client.post(f"/v1/admin/users/{user_id}/{action}")
                 assert response.status_code in (400, 403), response.text  # alice is no administrator
         for username in ("a" * 10_000, "%00", "..%2f..%2fetc%2fpasswd", "%ff"):
@@ -501,7 +501,7 @@ def test_wrong_methods_get_405_naming_the_documented_ones(target: Target) -> Non
     Allow header lists exactly the methods `/openapi.json` documents for that path."""
     with target.client(headers=target.alice.cookie_header()) as client:
         paths = client.get("/openapi.json").json()["paths"]
-        # two templates can name one concrete path (/v1/identities/{provider} and /{identity_id})
+        # templates that name the same concrete path share its Allow list
         by_path: dict[str, set[str]] = {}
         for template, operations in paths.items():
             concrete = re.sub(r"\{[^/]+\}", "1", template.replace("{username}", "x"))

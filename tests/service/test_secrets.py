@@ -13,8 +13,10 @@ from frontdesk import crypto
 from frontdesk.clock import FrozenClock
 from frontdesk.models import Base, OutboxEmail
 from frontdesk.runtime import Frontdesk
+from frontdesk.service.admin import reset_second_factors
 from frontdesk.service.challenges import require_second_factor
 from frontdesk.service.context import RequestContext
+from frontdesk.service.factors import regenerate_recovery_codes
 from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
 from frontdesk.service.recovery import normalise
 from frontdesk.service.reset import complete_password_reset, request_password_reset
@@ -25,7 +27,7 @@ from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
 from frontdesk.service.webauthn import register_credential, registration_options
 from tests.factories import make_user
 from tests.mailbox import outbox, token_from
-from tests.service.authenticator import SoftAuthenticator
+from tests.service.authenticator import SoftAuthenticator, unb64url
 
 CTX = RequestContext(ip_address="192.0.2.50", user_agent="pytest")
 
@@ -90,7 +92,8 @@ def test_second_factors_leave_no_secret_in_database_or_logs(
     fd: Frontdesk, engine: Engine, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """After enrolling every factor and signing in with each, the database holds no TOTP secret,
-    recovery code, challenge token or pending password in the clear, and no log line does."""
+    recovery code, challenge token (second step or WebAuthn ceremony) or pending password in the
+    clear, and no log line or notice email does; nor after regenerating codes and an admin reset."""
     caplog.set_level(logging.DEBUG)
     user = make_user(fd)
     enrolment = fd.call(begin_totp_enrolment, user.id, CTX)
@@ -114,14 +117,36 @@ def test_second_factors_leave_no_secret_in_database_or_logs(
     )
     options = fd.call(webauthn_authentication_options, reset.challenge)
     fd.call(complete_second_factor, reset.challenge, CTX, webauthn_response=key.assertion(options))
+    regenerated = fd.call(regenerate_recovery_codes, user.id, CTX)
+    pending = fd.call(begin_totp_enrolment, user.id, CTX)  # left pending
+    open_step = fd.call(require_second_factor, user, CTX, purpose="login", first_factor="password")
+    fd.call(reset_second_factors, user.id, CTX, actor_id=None)
 
     stored = dump(engine)
     logs = caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records)
-    canonical = [normalise(c) or "" for c in codes]
-    secrets = [enrolment.secret, login.challenge, by_code.challenge, reset.challenge, new_password, *codes, *canonical]
+    # the notice emails (added, code used, codes regenerated, reset) carry none of them either
+    mail = "\n".join(e.subject + e.text_body + e.html_body for e in outbox(fd))
+    assert {e.kind for e in outbox(fd)} >= {"second_factor_added", "recovery_code_used", "second_factors_reset"}
+    canonical = [normalise(c) or "" for c in (*codes, *regenerated)]
+    ceremony = [options["challenge"], unb64url(options["challenge"]).hex()]  # a WebAuthn challenge, as sent
+    secrets = [
+        enrolment.secret,
+        pending.secret,
+        login.challenge,
+        by_code.challenge,
+        reset.challenge,
+        open_step.challenge,
+        new_password,
+        *codes,
+        *regenerated,
+        *canonical,
+        *ceremony,
+    ]
     for secret in secrets:
         assert secret not in stored
         assert secret not in logs
+        assert secret not in mail
+    assert pending.secret.lower() not in (stored + logs + mail).lower()
     assert enrolment.secret.lower() not in stored.lower()
     for token in (login.challenge, reset.challenge):
         assert crypto.digest(token).hex() in stored  # what is stored instead

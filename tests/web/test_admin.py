@@ -21,7 +21,13 @@ from tests.web.helpers import (
     utc_time,
 )
 
-ACTIONS = [("ban", None), ("unban", None), ("revoke-sessions", None), ("api-keys", {"expiry_days": 30})]
+ACTIONS = [
+    ("ban", None),
+    ("unban", None),
+    ("revoke-sessions", None),
+    ("api-keys", {"expiry_days": 30}),
+    ("reset-second-factors", None),
+]
 
 
 def newest_email_id(client: httpx.Client) -> int:

@@ -80,6 +80,7 @@ CONTRACT: dict[tuple[str, str], dict[str, int]] = {
     ("post", "/v1/admin/users/{user_id}/unban"): {"forbidden": 403},
     ("post", "/v1/admin/users/{user_id}/revoke-sessions"): {"forbidden": 403},
     ("post", "/v1/admin/users/{user_id}/api-keys"): {"forbidden": 403},
+    ("post", "/v1/admin/users/{user_id}/reset-second-factors"): {"forbidden": 403},
     ("get", "/v1/verify"): {"unauthenticated": 401, "ambiguous_credentials": 401},
     ("get", "/healthz"): {},  # its 503 is checked below
     ("get", "/metrics"): {"unauthenticated": 401, "forbidden": 403},  # a wrong token; production, not local

@@ -97,6 +97,37 @@ KINDS: Mapping[str, EmailKind] = _kinds(
         frozenset({"name", "provider", "when", "ip_address", "browser"}),
         carries_secret=False,
     ),
+    # second factors (contract section 6): notices only, never a code or a secret
+    EmailKind(
+        "second_factor_added",
+        "A second factor was added to your {product} account",
+        frozenset({"name", "factor", "when", "ip_address", "browser"}),
+        carries_secret=False,
+    ),
+    EmailKind(
+        "second_factor_removed",
+        "A second factor was removed from your {product} account",
+        frozenset({"name", "factor", "when", "ip_address", "browser"}),
+        carries_secret=False,
+    ),
+    EmailKind(
+        "recovery_codes_regenerated",
+        "New recovery codes were made for your {product} account",
+        frozenset({"name", "when", "ip_address", "browser"}),
+        carries_secret=False,
+    ),
+    EmailKind(
+        "recovery_code_used",
+        "A recovery code was used to sign in to your {product} account",
+        frozenset({"name", "codes_left", "when", "ip_address", "browser"}),
+        carries_secret=False,
+    ),
+    EmailKind(
+        "second_factors_reset",
+        "An administrator removed the second factors of your {product} account",
+        frozenset({"name", "when"}),
+        carries_secret=False,
+    ),
 )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from frontdesk.errors import InvalidInput
-from frontdesk.service import recovery
+from frontdesk.service import factor_events, recovery
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.store import recovery_codes as code_store
@@ -82,4 +82,6 @@ def regenerate_recovery_codes(db: Session, deps: Deps, user_id: int, ctx: Reques
     """A new set of recovery codes, ending the old set; only for a user with a second factor."""
     if not has_second_factor(db, deps, user_id):
         raise InvalidInput("Recovery codes come with a second factor; set one up first.")
-    return recovery.replace_recovery_codes(db, deps, user_id, ctx)
+    codes = recovery.replace_recovery_codes(db, deps, user_id, ctx)
+    factor_events.codes_regenerated(db, deps, user_id, ctx)
+    return codes

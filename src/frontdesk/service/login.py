@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from frontdesk.db import checkpoint
 from frontdesk.errors import AccountSuspended, InvalidCredentials, RateLimited
 from frontdesk.models import LoginToken, User
 from frontdesk.service import audit, known_devices, ratelimit
@@ -59,7 +60,7 @@ def login_with_password(
     checkable = account_bucket is not None and ratelimit.allow(db, deps, account_bucket, limit)
     # The counts are committed before Argon2 runs: no connection or bucket row lock is held while
     # it does, so logins from one address don't queue behind each other's hashing.
-    db.commit()
+    checkpoint(db)
     if not check_user_password(db, deps, visible if checkable else None, password):
         audit.record(db, deps, "login.failed", ctx, user_id=visible.id if visible else None)
         raise InvalidCredentials()

@@ -1,4 +1,4 @@
-"""Housekeeping: deleting sessions and tokens that died long ago, in short batches."""
+"""Housekeeping: deleting sessions, tokens and second-factor leftovers that died long ago, in short batches."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from frontdesk.db import transaction
 from frontdesk.mail import purge_outbox
 from frontdesk.models import LoginToken, PasswordResetToken, SignupToken
 from frontdesk.service.deps import Deps
+from frontdesk.service.totp import PENDING_TTL
+from frontdesk.store import challenges as challenge_store
 from frontdesk.store import ratelimits as ratelimit_store
 from frontdesk.store import sessions as session_store
 from frontdesk.store import tokens as token_store
+from frontdesk.store import totp as totp_store
+from frontdesk.store import webauthn as webauthn_store
 
 Progress = Callable[[int], None]
 
@@ -25,6 +29,9 @@ class CleanupReport:
     tokens: int
     rate_limit_buckets: int
     emails: int = 0
+    # second factors: sign-in steps and WebAuthn ceremonies used or expired, abandoned app enrolments
+    challenges: int = 0
+    totp_enrolments: int = 0
 
 
 def cleanup(
@@ -63,7 +70,27 @@ def cleanup(
             with transaction(factory) as db:
                 deleted = token_store.delete_dead(db, model, cutoff, batch_size)
             tokens += deleted
+    # WebAuthn ceremonies first: some point at the second-factor challenge they answer
+    challenges = _in_batches(
+        factory, lambda db: webauthn_store.delete_dead_challenges(db, cutoff, batch_size), batch_size
+    )
+    challenges += _in_batches(factory, lambda db: challenge_store.delete_dead(db, cutoff, batch_size), batch_size)
+    # a pending authenticator app dies PENDING_TTL after it was begun (confirm refuses it then)
+    enrolments = _in_batches(
+        factory, lambda db: totp_store.delete_pending_before(db, cutoff - PENDING_TTL, batch_size), batch_size
+    )
     with transaction(factory) as db:
         buckets = ratelimit_store.delete_before(db, deps.clock.now() - deps.settings.rate_limit_window * 2)
         emails = purge_outbox(db, now=deps.clock.now(), older_than=older_than)
-    return CleanupReport(sessions, tokens, buckets, emails)
+    return CleanupReport(sessions, tokens, buckets, emails, challenges, enrolments)
+
+
+def _in_batches(factory: sessionmaker[Session], delete_batch: Callable[[Session], int], batch_size: int) -> int:
+    """Run `delete_batch` (deleting at most `batch_size` rows), each in its own short transaction,
+    until a batch comes back short; the total deleted."""
+    total, deleted = 0, batch_size
+    while deleted == batch_size:
+        with transaction(factory) as db:
+            deleted = delete_batch(db)
+        total += deleted
+    return total

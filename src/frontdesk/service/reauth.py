@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from frontdesk.errors import Forbidden, InvalidCode, InvalidCredentials, InvalidInput, ReauthenticationRequired
-from frontdesk.service import audit, factors, freshness, ratelimit, recovery, totp, webauthn
+from frontdesk.service import audit, factor_events, factors, freshness, ratelimit, recovery, totp, webauthn
 from frontdesk.service.accounts import check_own_password
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
@@ -71,14 +71,23 @@ def reauthenticate(
         freshness.renew(db, deps, principal, "password")
         audit.record(db, deps, "reauthenticated", ctx, user_id=user.id, session_id=principal.session_id, detail=method)
         return
-    bucket = ratelimit.account_key(user.id)
-    ratelimit.ensure_below(db, deps, bucket, deps.settings.login_failures_per_account)
-    if not _proves(db, deps, user.id, ctx, totp_code, recovery_code, webauthn_response):
-        ratelimit.hit(db, deps, bucket)
-        audit.record(db, deps, "reauth.failed", ctx, user_id=user.id, session_id=principal.session_id, detail=method)
-        raise InvalidCode()
+    with factor_events.counted(method):
+        bucket = ratelimit.account_key(user.id)
+        ratelimit.ensure_below(db, deps, bucket, deps.settings.login_failures_per_account)
+        if not _proves(db, deps, user.id, ctx, totp_code, recovery_code, webauthn_response):
+            ratelimit.hit(db, deps, bucket)
+            audit.record(
+                db, deps, "reauth.failed", ctx, user_id=user.id, session_id=principal.session_id, detail=method
+            )
+            raise InvalidCode()
+        proved_in_session(db, deps, principal, method)
+        audit.record(db, deps, "reauthenticated", ctx, user_id=user.id, session_id=principal.session_id, detail=method)
+
+
+def proved_in_session(db: Session, deps: Deps, principal: Principal, method: str) -> None:
+    """A second factor was just proved in the caller's session (a re-authentication, or the code or
+    key that confirmed an enrolment): the session is fresh, and aal 2 if a first factor came before."""
     freshness.renew(db, deps, principal, method, aal=assurance_level((*principal.factors, method)))
-    audit.record(db, deps, "reauthenticated", ctx, user_id=user.id, session_id=principal.session_id, detail=method)
 
 
 def _proves(

@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy.orm import Session
 
 from frontdesk import crypto
-from frontdesk.service import audit
+from frontdesk.service import audit, factor_events
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.store import recovery_codes as store
@@ -59,7 +59,7 @@ def use_recovery_code(db: Session, deps: Deps, user_id: int, code: str, ctx: Req
     used = store.use(db, user_id, _hash(canonical), deps.clock.now())
     if used:
         left = store.count_left(db, user_id)
-        audit.record(db, deps, "recovery_code.used", ctx, user_id=user_id, detail=f"left={left}")
+        factor_events.recovery_code_used(db, deps, user_id, left, ctx)
     return used
 
 

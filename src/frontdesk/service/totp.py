@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pyotp
 import segno
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from frontdesk import crypto
 from frontdesk.errors import InvalidCode, InvalidInput, NotFound
 from frontdesk.models import TotpFactor
-from frontdesk.service import audit, factors
+from frontdesk.service import audit, factor_events, factors
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.settings import Settings
@@ -26,6 +27,7 @@ from frontdesk.store import totp as store
 from frontdesk.store import users as user_store
 
 DRIFT_STEPS = 1
+PENDING_TTL = timedelta(hours=1)  # an enrolment not confirmed within this is abandoned
 _KEY_PURPOSE = "totp-secret"
 
 
@@ -64,9 +66,23 @@ def begin_totp_enrolment(db: Session, deps: Deps, user_id: int, ctx: RequestCont
     secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
     box = crypto.seal(_key(deps.settings), secret.encode("ascii"), _associated_data(user_id))
     store.replace_pending(db, TotpFactor(user_id=user_id, secret_box=box, confirmed=False, created=deps.clock.now()))
-    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=deps.settings.product_name)
-    qr_svg = segno.make(uri, error="m").svg_inline(scale=4, title=f"{deps.settings.product_name}: {user.username}")
     audit.record(db, deps, "totp.enrolment_started", ctx, user_id=user_id)
+    return _enrolment(deps, user.username, secret)
+
+
+def pending_enrolment(db: Session, deps: Deps, user_id: int) -> TotpEnrolment | None:
+    """The enrolment being set up (not yet confirmed), shown again (say, after a mistyped code), or None."""
+    pending = store.get(db, user_id, confirmed=False)
+    user = user_store.get(db, user_id)
+    if pending is None or user is None:
+        return None
+    return _enrolment(deps, user.username, _secret_of(deps, pending))
+
+
+def _enrolment(deps: Deps, username: str, secret: str) -> TotpEnrolment:
+    product = deps.settings.product_name
+    uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=product)
+    qr_svg = segno.make(uri, error="m").svg_inline(scale=4, title=f"{product}: {username}")
     return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg)
 
 
@@ -74,14 +90,14 @@ def confirm_totp(db: Session, deps: Deps, user_id: int, code: str, ctx: RequestC
     """Activate the pending secret with a code from the app. Returns the recovery codes when this is
     the user's first second factor (shown once), else None. InvalidCode for a wrong code."""
     pending = store.get(db, user_id, confirmed=False)
-    if pending is None:
+    if pending is None or pending.created < deps.clock.now() - PENDING_TTL:
         raise InvalidInput("No authenticator app is being set up; start again.", field="totp")
     if not _claim(db, deps, pending, code):
         audit.record(db, deps, "totp.confirm_failed", ctx, user_id=user_id)
         raise InvalidCode()
     was_first = not factors.has_second_factor(db, deps, user_id)
     store.activate(db, pending.id, user_id, deps.clock.now())
-    audit.record(db, deps, "totp.enrolled", ctx, user_id=user_id)
+    factor_events.enrolled(db, deps, user_id, "totp", ctx)
     return factors.after_enrolment(db, deps, user_id, was_first=was_first, ctx=ctx)
 
 
@@ -96,7 +112,7 @@ def remove_totp(db: Session, deps: Deps, user_id: int, ctx: RequestContext) -> N
     """Remove the authenticator app (active and pending); the last factor gone takes the recovery codes."""
     if not store.remove(db, user_id):
         raise NotFound("authenticator app")
-    audit.record(db, deps, "totp.removed", ctx, user_id=user_id)
+    factor_events.removed(db, deps, user_id, "totp", ctx)
     factors.after_removal(db, deps, user_id, ctx)
 
 

@@ -44,7 +44,7 @@ from webauthn.helpers.structs import (
 from frontdesk import crypto
 from frontdesk.errors import InvalidInput, NotFound
 from frontdesk.models import WebAuthnChallenge, WebAuthnCredential
-from frontdesk.service import audit, factors
+from frontdesk.service import audit, factor_events, factors
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.store import users as user_store
@@ -181,7 +181,7 @@ def register_credential(
             created=deps.clock.now(),
         ),
     )
-    audit.record(db, deps, "webauthn.registered", ctx, user_id=user_id, detail=f"credential={row_added.id}")
+    factor_events.enrolled(db, deps, user_id, "webauthn", ctx, name=name, detail=f"credential={row_added.id}")
     codes = factors.after_enrolment(db, deps, user_id, was_first=was_first, ctx=ctx)
     return RegisteredCredential(row_added.id, row_added.passkey, codes)
 
@@ -311,7 +311,8 @@ def _verified_count(
 
 def remove_credential(db: Session, deps: Deps, user_id: int, credential_pk: int, ctx: RequestContext) -> None:
     """Remove one of the user's keys; NotFound if it is not theirs. The last factor takes the codes."""
-    if not store.remove_credential(db, user_id, credential_pk):
+    name = next((c.name for c in store.credentials_of(db, user_id) if c.id == credential_pk), None)
+    if name is None or not store.remove_credential(db, user_id, credential_pk):
         raise NotFound("security key")
-    audit.record(db, deps, "webauthn.removed", ctx, user_id=user_id, detail=f"credential={credential_pk}")
+    factor_events.removed(db, deps, user_id, "webauthn", ctx, name=name, detail=f"credential={credential_pk}")
     factors.after_removal(db, deps, user_id, ctx)

@@ -50,6 +50,17 @@ def use(db: Session, challenge_id: int, now: datetime) -> bool:
     return changed(result) == 1
 
 
+def end_for_user(db: Session, user_id: int, now: datetime) -> int:
+    """Mark every open challenge of the user used (an administrator reset their factors)."""
+    result = db.execute(
+        update(SecondFactorChallenge)
+        .where(SecondFactorChallenge.user_id == user_id, SecondFactorChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return changed(result)
+
+
 def delete_dead(db: Session, cutoff: datetime, limit: int) -> int:
     """Delete up to `limit` challenges that expired or were used before `cutoff`."""
     ids = (

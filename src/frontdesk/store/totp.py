@@ -63,6 +63,13 @@ def activate(db: Session, factor_id: int, user_id: int, now: datetime) -> None:
     )
 
 
+def delete_pending_before(db: Session, created_before: datetime, limit: int) -> int:
+    """Delete up to `limit` pending (never confirmed) factors begun before `created_before`."""
+    ids = select(TotpFactor.id).where(TotpFactor.confirmed.is_(False), TotpFactor.created < created_before).limit(limit)
+    result = db.execute(delete(TotpFactor).where(TotpFactor.id.in_(ids)).execution_options(synchronize_session=False))
+    return changed(result)
+
+
 def remove(db: Session, user_id: int) -> int:
     """Delete every TOTP factor of the user, active and pending."""
     result = db.execute(

@@ -73,6 +73,19 @@ def add_challenge(db: Session, challenge: WebAuthnChallenge) -> WebAuthnChalleng
     return challenge
 
 
+def delete_dead_challenges(db: Session, cutoff: datetime, limit: int) -> int:
+    """Delete up to `limit` ceremony challenges that expired or were used before `cutoff`."""
+    ids = (
+        select(WebAuthnChallenge.id)
+        .where((WebAuthnChallenge.expiry < cutoff) | (WebAuthnChallenge.used_at < cutoff))
+        .limit(limit)
+    )
+    result = db.execute(
+        delete(WebAuthnChallenge).where(WebAuthnChallenge.id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    return changed(result)
+
+
 def consume_challenge(db: Session, challenge_hash: bytes, purpose: str, now: datetime) -> WebAuthnChallenge | None:
     """Use a ceremony challenge once: of any number of concurrent callers, exactly one gets the row."""
     challenge_id = db.execute(

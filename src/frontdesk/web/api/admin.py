@@ -43,3 +43,12 @@ def create_api_key(caller: Admin, user_id: UserId, body: AdminApiKeyRequest, fd:
     """Create an API key for the user and email it to them; it is never returned here."""
     fd.call(admin.issue_api_key, user_id, body.expiry_days, ctx, actor_id=caller.user_id)
     return StatusResponse(status="emailed")
+
+
+@router.post("/reset-second-factors", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+@access(Access.ADMIN)
+def reset_second_factors(caller: Admin, user_id: UserId, fd: FD, ctx: Ctx) -> Response:
+    """For a user who lost their second factor: remove every factor and recovery code, end every
+    session and API key, and email the user. They sign in again with their password alone."""
+    fd.call(admin.reset_second_factors, user_id, ctx, actor_id=caller.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
