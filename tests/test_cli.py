@@ -29,6 +29,7 @@ COMMANDS = [
     "ban",
     "unban",
     "cleanup",
+    "delete-user",
     "mail-worker",
     "mail-status",
     "reset-second-factors",
@@ -361,6 +362,7 @@ def test_json_of_the_other_commands(settings: Settings, fd: Frontdesk) -> None:
         "emails": 0,
         "challenges": 0,
         "totp_enrolments": 0,
+        "erased_accounts": 0,
     }
 
 
@@ -376,6 +378,26 @@ def test_an_api_key_without_days_lives_the_configured_default(settings: Settings
     principal = fd.read(authenticate, result.stdout.strip(), is_api_key=True)
     assert principal is not None
     assert abs(principal.expiry - datetime.now(UTC) - timedelta(days=30)) < timedelta(minutes=1)
+
+
+def test_delete_user_with_a_grace_or_at_once(settings: Settings, fd: Frontdesk) -> None:
+    from frontdesk.models import User
+
+    later = make_user(fd, username="leaving")
+    session = make_session(fd, later)
+    result = run(settings, "delete-user", "leaving")
+    assert result.returncode == 0 and "erased after" in result.stdout, result.stderr
+    assert fd.read(authenticate, session.token, is_api_key=False) is None
+    again = run(settings, "delete-user", "leaving")
+    assert again.returncode == 1 and "No such user" in again.stderr
+    gone = make_user(fd, username="gone_now")
+    result = run(settings, "delete-user", "gone_now", "--now")
+    assert result.returncode == 0 and "erased" in result.stdout, result.stderr
+    with fd.factory() as db:
+        row = db.get(User, gone.id)
+        assert row is not None and row.erased_at is not None and row.email == "" and row.username == "gone_now"
+        kept = db.get(User, later.id)
+        assert kept is not None and kept.is_deleted and kept.erased_at is None
 
 
 def test_reset_second_factors(settings: Settings, fd: Frontdesk) -> None:

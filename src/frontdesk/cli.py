@@ -25,6 +25,7 @@ from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user, find_user_by_ref, set_banned
 from frontdesk.service.admin import issue_api_key, reset_second_factors
 from frontdesk.service.context import RequestContext
+from frontdesk.service.deletion import erase_now, schedule_deletion
 from frontdesk.service.maintenance import cleanup as cleanup_dead
 from frontdesk.service.sessions import SessionView, end_session_by_id, list_sessions
 from frontdesk.serving import is_loopback_host, plan_public_url
@@ -355,6 +356,30 @@ def unban(user: USER) -> None:
     _set_ban(user, False)
 
 
+@_command("delete-user")
+def delete_user(
+    user: USER,
+    now: Annotated[bool, typer.Option("--now", help="Erase at once: no grace period, no restore link.")] = False,
+) -> None:
+    """Delete a user's account.
+
+    Every session and API key ends at once. The owner is emailed a restore link that works for
+    FRONTDESK_ACCOUNT_DELETION_GRACE; `frontdesk cleanup` erases the account after it. With --now
+    the account is erased at once (its username stays reserved)."""
+    fd = _frontdesk()
+
+    def apply() -> str:
+        with fd.transaction() as db:
+            target = find_user_by_ref(db, user)
+            if now:
+                erase_now(db, fd.deps, target, actor_id=None)
+                return f"{target.username} deleted and erased"
+            erase_at = schedule_deletion(db, fd.deps, target, CLI, actor_id=None)
+            return f"{target.username} deleted; erased after {cliview.timestamp(erase_at)} unless restored"
+
+    typer.echo(_run(fd, apply))
+
+
 @_command("reset-second-factors")
 def reset_second_factors_command(user: USER, as_json: AS_JSON = False) -> None:
     """Remove a user's second factors, for one who lost theirs.
@@ -394,9 +419,10 @@ def cleanup(
     batch_size: Annotated[int, typer.Option(min=100, metavar="ROWS", help="Rows per short transaction.")] = 10_000,
     as_json: AS_JSON = False,
 ) -> None:
-    """Delete long-dead sessions, tokens, emails and second-factor challenges.
+    """Delete long-dead sessions, tokens, emails and second-factor challenges; erase deleted accounts.
 
-    Those that died (expired, ended, sent, abandoned) more than --older-than days ago."""
+    Those that died (expired, ended, sent, abandoned) more than --older-than days ago, and the
+    accounts whose deletion grace period (FRONTDESK_ACCOUNT_DELETION_GRACE) is over."""
     fd = _frontdesk()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=False) as progress:
@@ -422,7 +448,8 @@ def cleanup(
     typer.echo(
         f"deleted {report.sessions} sessions, {report.tokens} tokens, {report.rate_limit_buckets} rate-limit buckets, "
         f"{report.emails} sent or failed emails, {report.challenges} second-factor challenges, "
-        f"{report.totp_enrolments} abandoned authenticator-app enrolments"
+        f"{report.totp_enrolments} abandoned authenticator-app enrolments; "
+        f"erased {report.erased_accounts} deleted accounts"
     )
 
 

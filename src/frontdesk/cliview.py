@@ -135,4 +135,5 @@ def cleanup_json(report: CleanupReport) -> Json:
         "emails": report.emails,
         "challenges": report.challenges,
         "totp_enrolments": report.totp_enrolments,
+        "erased_accounts": report.erased_accounts,
     }

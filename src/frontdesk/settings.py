@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     reset_token_ttl: timedelta = timedelta(hours=2)
     signup_token_ttl: timedelta = timedelta(hours=48)
     api_key_default_days: int = Field(default=365, ge=API_KEY_MIN_DAYS, le=API_KEY_MAX_DAYS)
+    # account lifecycle (contract section 7): an email change's confirm link, its undo link, and
+    # how long a deleted account can be restored before `frontdesk cleanup` erases it
+    email_change_token_ttl: timedelta = Field(default=timedelta(hours=24), ge=timedelta(minutes=1))
+    email_revert_token_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1))
+    account_deletion_grace: timedelta = Field(default=timedelta(days=7), ge=timedelta(0))
     # second factors and step-up (contract section 6): how recently a factor must have been proved
     # for a sensitive action, and who must have a second factor before using anything but enrolment
     reauth_max_age: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
@@ -160,6 +165,9 @@ class Settings(BaseSettings):
         "login_token_ttl",
         "reset_token_ttl",
         "signup_token_ttl",
+        "email_change_token_ttl",
+        "email_revert_token_ttl",
+        "account_deletion_grace",
         "reauth_max_age",
         "rate_limit_window",
         "touch_flush_interval",

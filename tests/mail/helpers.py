@@ -63,6 +63,23 @@ def context(settings: Settings, kind: str, name: str = "Ann") -> dict[str, str]:
             "browser": "Firefox on Linux",
         },
         "second_factors_reset": {"name": name, "when": "2026-01-01 12:00 UTC"},
+        # account lifecycle (contract section 7)
+        "email_change_confirm": {"name": name, "link": f"{url}/email/confirm?token={TOKEN}"},
+        "email_change_requested": {
+            "name": name,
+            "new_email": "new@example.com",
+            "when": "2026-01-01 12:00 UTC",
+            "ip_address": "203.0.113.9",
+            "browser": "Firefox on Linux",
+        },
+        "email_change_taken": {"name": name},
+        "email_changed": {"name": name, "new_email": "new@example.com", "link": f"{url}/email/revert?token={TOKEN}"},
+        "email_reverted": {"name": name, "link": f"{url}/reset-password?token={TOKEN}"},
+        "account_deleted": {
+            "name": name,
+            "link": f"{url}/account/restore?token={TOKEN}",
+            "erase_on": "2026-01-08 12:00 UTC",
+        },
     }[kind]
 
 

@@ -86,13 +86,23 @@ def test_only_the_notices_carry_no_secret() -> None:
         "recovery_codes_regenerated",
         "recovery_code_used",
         "second_factors_reset",
+        "email_change_requested",
+        "email_change_taken",
     ]
 
 
 def test_every_kind_with_a_link_says_how_long_it_works() -> None:
     settings = Settings(signup_token_ttl=timedelta(hours=48), login_token_ttl=timedelta(minutes=10))
     linked = {name: kind.lifetime_text(settings) for name, kind in KINDS.items() if kind.link_path}
-    assert linked == {"signup_confirm": "48 hours", "login_link": "10 minutes", "password_reset": "2 hours"}
+    assert linked == {
+        "signup_confirm": "48 hours",
+        "login_link": "10 minutes",
+        "password_reset": "2 hours",
+        "email_change_confirm": "24 hours",
+        "email_changed": "7 days",
+        "email_reverted": "2 hours",
+        "account_deleted": "7 days",
+    }
 
 
 def test_buttons_and_links_wear_the_brand_colour_readably() -> None:

@@ -128,6 +128,51 @@ KINDS: Mapping[str, EmailKind] = _kinds(
         frozenset({"name", "when"}),
         carries_secret=False,
     ),
+    # account lifecycle (contract section 7)
+    EmailKind(
+        "email_change_confirm",
+        "Confirm your new email address for {product}",
+        frozenset({"name", "link"}),
+        carries_secret=True,
+        link_path="/email/confirm",
+        lifetime=lambda s: s.email_change_token_ttl,
+    ),
+    EmailKind(
+        "email_change_requested",
+        "Someone asked to change the email address of your {product} account",
+        frozenset({"name", "new_email", "when", "ip_address", "browser"}),
+        carries_secret=False,
+    ),
+    EmailKind(
+        "email_change_taken",
+        "Someone tried to move a {product} account to your email address",
+        frozenset({"name"}),
+        carries_secret=False,
+    ),
+    EmailKind(
+        "email_changed",
+        "The email address of your {product} account was changed",
+        frozenset({"name", "new_email", "link"}),
+        carries_secret=True,
+        link_path="/email/revert",
+        lifetime=lambda s: s.email_revert_token_ttl,
+    ),
+    EmailKind(
+        "email_reverted",
+        "Your {product} email address is back: choose a new password",
+        frozenset({"name", "link"}),
+        carries_secret=True,
+        link_path="/reset-password",
+        lifetime=lambda s: s.reset_token_ttl,
+    ),
+    EmailKind(
+        "account_deleted",
+        "Your {product} account is deleted: you can still restore it",
+        frozenset({"name", "link", "erase_on"}),
+        carries_secret=True,
+        link_path="/account/restore",
+        lifetime=lambda s: s.account_deletion_grace,
+    ),
 )
 
 

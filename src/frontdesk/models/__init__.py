@@ -9,6 +9,9 @@ from frontdesk.models.factors import TotpFactor as TotpFactor
 from frontdesk.models.factors import WebAuthnCredential as WebAuthnCredential
 from frontdesk.models.identity import Identity as Identity
 from frontdesk.models.identity import OAuthFlow as OAuthFlow
+from frontdesk.models.lifecycle import AccountRestoreToken as AccountRestoreToken
+from frontdesk.models.lifecycle import EmailChangeToken as EmailChangeToken
+from frontdesk.models.lifecycle import EmailRevertToken as EmailRevertToken
 from frontdesk.models.outbox import OutboxEmail as OutboxEmail
 from frontdesk.models.ratelimit import RateLimitBucket as RateLimitBucket
 from frontdesk.models.session import UserSession as UserSession

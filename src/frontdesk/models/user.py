@@ -34,6 +34,10 @@ class User(Base, kw_only=True):
     is_superuser: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     is_banned: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     is_deleted: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    # account lifecycle (contract section 7): when its owner (or an admin) deleted it, which starts
+    # the grace period, and when `frontdesk cleanup` erased it (is_deleted stays true for good)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def can_sign_in(self) -> bool:

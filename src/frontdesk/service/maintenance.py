@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import transaction
 from frontdesk.mail import purge_outbox
-from frontdesk.models import LoginToken, PasswordResetToken, SignupToken
+from frontdesk.models import SignupToken
+from frontdesk.service.deletion import erase_due
 from frontdesk.service.deps import Deps
 from frontdesk.service.totp import PENDING_TTL
 from frontdesk.store import challenges as challenge_store
@@ -32,6 +33,7 @@ class CleanupReport:
     # second factors: sign-in steps and WebAuthn ceremonies used or expired, abandoned app enrolments
     challenges: int = 0
     totp_enrolments: int = 0
+    erased_accounts: int = 0
 
 
 def cleanup(
@@ -43,12 +45,14 @@ def cleanup(
     on_range: Callable[[int, int], None] | None = None,
     progress: Progress | None = None,
 ) -> CleanupReport:
-    """Delete sessions and tokens dead for longer than `older_than`.
+    """Delete sessions and tokens dead for longer than `older_than`, and erase the deleted
+    accounts whose grace period (FRONTDESK_ACCOUNT_DELETION_GRACE) is over.
 
     Sessions are walked by primary-key ranges of `batch_size` ids, each range in its own short
     transaction: every batch is an index range scan, total work is linear in the table, and
     only the deleted rows are locked, so validation of live sessions never waits.
     """
+    erased = erase_due(factory, deps, batch_size=min(batch_size, 1000))
     cutoff = deps.clock.now() - older_than
     idle = deps.settings.session_idle_ttl
     with transaction(factory) as db:
@@ -63,7 +67,7 @@ def cleanup(
         if progress:
             progress(last - first + 1)
     tokens = 0
-    models: tuple[token_store.TokenModel, ...] = (LoginToken, PasswordResetToken, SignupToken)
+    models: tuple[token_store.TokenModel, ...] = (*token_store.USER_TOKEN_MODELS, SignupToken)
     for model in models:
         deleted = batch_size
         while deleted == batch_size:
@@ -82,7 +86,7 @@ def cleanup(
     with transaction(factory) as db:
         buckets = ratelimit_store.delete_before(db, deps.clock.now() - deps.settings.rate_limit_window * 2)
         emails = purge_outbox(db, now=deps.clock.now(), older_than=older_than)
-    return CleanupReport(sessions, tokens, buckets, emails, challenges, enrolments)
+    return CleanupReport(sessions, tokens, buckets, emails, challenges, enrolments, erased)
 
 
 def _in_batches(factory: sessionmaker[Session], delete_batch: Callable[[Session], int], batch_size: int) -> int:

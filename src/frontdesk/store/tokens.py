@@ -8,11 +8,27 @@ from typing import TypeVar
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from frontdesk.models import LoginToken, PasswordResetToken, SignupToken
+from frontdesk.models import (
+    AccountRestoreToken,
+    EmailChangeToken,
+    EmailRevertToken,
+    LoginToken,
+    PasswordResetToken,
+    SignupToken,
+)
 from frontdesk.store.rows import changed
 
-AnyToken = TypeVar("AnyToken", bound=LoginToken | PasswordResetToken | SignupToken)
-TokenModel = type[LoginToken] | type[PasswordResetToken] | type[SignupToken]
+# a user's emailed token (every kind but a signup's, which has no user yet)
+UserToken = LoginToken | PasswordResetToken | EmailChangeToken | EmailRevertToken | AccountRestoreToken
+AnyToken = TypeVar("AnyToken", bound=UserToken | SignupToken)
+TokenModel = type[UserToken] | type[SignupToken]
+USER_TOKEN_MODELS: tuple[type[UserToken], ...] = (
+    LoginToken,
+    PasswordResetToken,
+    EmailChangeToken,
+    EmailRevertToken,
+    AccountRestoreToken,
+)
 
 
 def add(db: Session, token: AnyToken) -> AnyToken:
@@ -44,9 +60,7 @@ def peek(db: Session, model: type[AnyToken], token_hash: bytes, now: datetime) -
     return db.scalars(select(model).where(model.token_hash == token_hash, model.is_valid_at(now))).first()
 
 
-def revoke_for_user(
-    db: Session, model: type[LoginToken] | type[PasswordResetToken], user_id: int, now: datetime
-) -> int:
+def revoke_for_user(db: Session, model: type[UserToken], user_id: int, now: datetime) -> int:
     """End every outstanding token of this kind for the user."""
     result = db.execute(
         update(model)

@@ -18,7 +18,7 @@ from frontdesk.runtime import Frontdesk
 from frontdesk.service.oidc_client import ProviderClients
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web import apidocs, errors, openapi, pages
-from frontdesk.web.api import account, admin, devmail, factors, oauth, open, ops, proxy, reauth
+from frontdesk.web.api import account, admin, devmail, factors, lifecycle, oauth, open, ops, proxy, reauth
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.deps import Access, access, access_of
 from frontdesk.web.fastverify import VerifyFastPath
@@ -73,7 +73,7 @@ def create_app(
     app.state.oidc = ProviderClients(providers, fd.deps.clock)
     errors.install(app)
     openapi.install(app)
-    for module in (open, factors, reauth, account, oauth, admin, proxy, ops, devmail):
+    for module in (open, factors, reauth, account, lifecycle, oauth, admin, proxy, ops, devmail):
         app.include_router(module.router)
     pages.install(app)  # hosted pages and their stylesheet
     if settings.api_docs_enabled:

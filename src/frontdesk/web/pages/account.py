@@ -29,6 +29,10 @@ NOTICES = {
     "others-revoked": "Every other browser is signed out.",
     "already-ended": "That session had already ended.",
     **TWO_STEP_NOTICES,
+    # account lifecycle (pages/lifecycle.py)
+    "email-change-sent": "Check the inbox of your new address: open the link there to confirm it. "
+    "Your current address stays until then.",
+    "restored": "Welcome back! Your account is restored.",
 }
 
 
@@ -45,6 +49,8 @@ def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = No
         "banner": None,
         "new_key": None,
         **two_step_defaults(),
+        "email_form": Form(),  # pages/lifecycle.py
+        "delete_form": Form(),
         **forms,
     }
     headers = next((f.headers for f in forms.values() if isinstance(f, Form) and f.headers), None)

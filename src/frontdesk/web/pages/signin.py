@@ -27,6 +27,7 @@ Next = Annotated[str | None, Query(alias="next")]
 NOTICES = {
     "signed-out": "You are signed out.",
     "session-ended": "Your session has ended. Please sign in again.",
+    "restored": "Your account is restored. Sign in to continue.",
 }
 # `?reason=`: why a page sent the browser here (see `Page.to_login`)
 REASONS = {

@@ -1,0 +1,173 @@
+"""Account lifecycle pages (contract section 7): the change-email, export and delete forms on
+/account (their markup is `templates/_lifecycle.html`), and the pages the emailed links open:
+confirm a new address, undo a change, restore a deleted account. Each link page asks for a button
+press before using its link (mail scanners open links)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from frontdesk.crypto import MAX_TOKEN_LENGTH
+from frontdesk.errors import FrontdeskError, SecondFactorRequired, TokenInvalid
+from frontdesk.mail import KINDS
+from frontdesk.service import deletion, email_change, export
+from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, set_login_cookies
+from frontdesk.web.deps import Access, access
+from frontdesk.web.pages.account import _show
+from frontdesk.web.pages.forms import Form, Posted
+from frontdesk.web.pages.page import FreshSignedIn, P
+
+router = APIRouter(include_in_schema=False)
+
+# link kind -> (its page's template, what the link is called, the email kind that sent it)
+LINKS = {
+    "email_change": ("email_confirm.html", "confirmation link", "email_change_confirm"),
+    "email_revert": ("email_revert.html", "undo link", "email_changed"),
+    "restore": ("account_restore.html", "restore link", "account_deleted"),
+}
+
+
+@router.post("/account/email")
+@access(Access.USER)
+def change_email(p: P, caller: FreshSignedIn, posted: Posted) -> Response:
+    form = Form.from_posted(posted, keep=("new_email",))
+    if not p.csrf_ok(posted):
+        return _show(p, caller, status=403, email_form=form.expired())
+    new_email = form.need(posted, "new_email", "Enter the new email address.")
+    if not form.invalid:
+        try:
+            p.fd.call(email_change.request_email_change, caller, new_email, p.ctx)
+        except FrontdeskError as exc:
+            form.error(exc, fields={"email": "new_email"})
+        else:
+            return p.redirect("/account?notice=email-change-sent")
+    return _show(p, caller, status=form.status, email_form=form)
+
+
+@router.get("/account/export")
+@access(Access.USER)
+def download_export(p: P, caller: FreshSignedIn) -> Response:
+    """The export as a file download (the same document as `GET /v1/account/export`)."""
+    document = p.fd.read(export.export_account, caller)
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Disposition": f'attachment; filename="{p.settings.product_name}-account-{caller.user_id}.json"',
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(json.dumps(document, indent=2), media_type="application/json", headers=headers)
+
+
+@router.post("/account/delete")
+@access(Access.USER)
+def delete_account(p: P, caller: FreshSignedIn, posted: Posted) -> Response:
+    form = Form.from_posted(posted, keep=())
+    if not p.csrf_ok(posted):
+        return _show(p, caller, status=403, delete_form=form.expired())
+    if posted.get("confirm") != "1":
+        form.fail("Tick the box to confirm that you want to delete your account.", 400, "confirm")
+        return _show(p, caller, status=400, delete_form=form)
+    erase_at = p.fd.call(deletion.delete_own_account, caller, p.ctx)
+    response = p.render("account_deleted.html", status=202, erase_at=erase_at)
+    clear_login_cookies(response, p.settings)
+    return response
+
+
+def _landing(p: P, kind: str, token: str) -> Response:
+    template = LINKS[kind][0]
+    if token and not p.fd.read(email_change.lifecycle_link_is_live, kind, token):
+        return _dead(p, kind)
+    form = Form(values={"token": token[:MAX_TOKEN_LENGTH]})
+    if not token:
+        form.fail("This link is incomplete. Copy the whole link from the email.")
+    return p.show(template, form)
+
+
+def _dead(p: P, kind: str) -> Response:
+    _, what, email_kind = LINKS[kind]
+    lifetime = KINDS[email_kind].lifetime_text(p.settings)
+    return p.render(
+        "link_dead.html", status=400, what=what, new_href="/login", new_label="Sign in", lifetime=lifetime, kind=""
+    )
+
+
+def _token(p: P, posted: Posted, kind: str) -> tuple[Form, str | None]:
+    form = Form.from_posted(posted, keep=("token",))
+    if not p.csrf_ok(posted):
+        return form.expired(), None
+    token = posted.get("token", "")
+    if not token:
+        return form.fail("This link is incomplete. Copy the whole link from the email."), None
+    return form, token
+
+
+@router.get("/email/confirm")
+@access(Access.OPEN)
+def confirm_email_page(p: P, token: str = "") -> Response:
+    return _landing(p, "email_change", token)
+
+
+@router.post("/email/confirm")
+@access(Access.OPEN)
+def confirm_email_submit(p: P, posted: Posted) -> Response:
+    form, token = _token(p, posted, "email_change")
+    if token is None:
+        return p.show("email_confirm.html", form)
+    try:
+        email = p.fd.call(email_change.confirm_email_change, token, p.ctx)
+    except TokenInvalid:
+        return _dead(p, "email_change")
+    except FrontdeskError as exc:
+        return p.show("email_confirm.html", form.error(exc))
+    return p.render("lifecycle_done.html", done="email_changed", email=email)
+
+
+@router.get("/email/revert")
+@access(Access.OPEN)
+def revert_email_page(p: P, token: str = "") -> Response:
+    return _landing(p, "email_revert", token)
+
+
+@router.post("/email/revert")
+@access(Access.OPEN)
+def revert_email_submit(p: P, posted: Posted) -> Response:
+    form, token = _token(p, posted, "email_revert")
+    if token is None:
+        return p.show("email_revert.html", form)
+    try:
+        p.fd.call(email_change.revert_email_change, token, p.ctx)
+    except TokenInvalid:
+        return _dead(p, "email_revert")
+    except FrontdeskError as exc:
+        return p.show("email_revert.html", form.error(exc))
+    response = p.render("lifecycle_done.html", done="email_reverted", email="")
+    clear_login_cookies(response, p.settings)  # every session of the account ended, this one too
+    return response
+
+
+@router.get("/account/restore")
+@access(Access.OPEN)
+def restore_page(p: P, token: str = "") -> Response:
+    return _landing(p, "restore", token)
+
+
+@router.post("/account/restore")
+@access(Access.OPEN)
+def restore_submit(p: P, posted: Posted) -> Response:
+    form, token = _token(p, posted, "restore")
+    if token is None:
+        return p.show("account_restore.html", form)
+    try:
+        result = p.fd.call(deletion.restore_account, token, False, p.ctx)
+    except SecondFactorRequired:  # restored; the sign-in needs the second factor too
+        return p.redirect("/login?notice=restored")
+    except TokenInvalid:
+        return _dead(p, "restore")
+    except FrontdeskError as exc:
+        return p.show("account_restore.html", form.error(exc))
+    response = p.redirect("/account?notice=restored")
+    end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
+    set_login_cookies(response, result, p.settings)
+    return response
