@@ -90,12 +90,14 @@ def start_server(
     host: str = "127.0.0.1",
     serve_args: tuple[str, ...] = (),
     set_public_url: bool = True,
+    port: int | None = None,
 ) -> LiveServer:
     """Start `frontdesk serve` on `database_url` and wait until `/healthz` answers 200.
 
     `url` is how this machine reaches it (over loopback, whatever `host` it listens on);
-    `set_public_url=False` leaves FRONTDESK_PUBLIC_URL unset (unless `extra_env` sets it)."""
-    port = free_port()
+    `set_public_url=False` leaves FRONTDESK_PUBLIC_URL unset (unless `extra_env` sets it); `port`
+    (default: a free one) lets `extra_env` name the address, e.g. a public URL on `localhost`."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = server_env(database_url, url, extra_env)
     if not set_public_url and "FRONTDESK_PUBLIC_URL" not in (extra_env or {}):

@@ -50,7 +50,8 @@ def test_keeps_what_an_outcome_error_recorded(factory: sessionmaker[Session]) ->
 
 
 def test_only_the_unit_of_work_commits() -> None:
-    """Every edge (HTTP, CLI, mail worker, cleanup, touch flusher) goes through `db.transaction`:
+    """Every edge (HTTP, CLI, mail worker, cleanup, touch flusher) goes through `db.transaction` (and a
+    use case commits part-way only through `db.checkpoint`):
     no other module commits, rolls back or begins a session's transaction itself."""
     owning = re.compile(r"\.(commit|rollback)\(\)|factory\.begin\(|factory\(\)")
     offenders = [

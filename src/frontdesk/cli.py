@@ -203,6 +203,10 @@ def serve(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # with --workers, uvicorn kills a worker that misses a 5 s health ping, and a worker only
+        # answers once it has imported frontdesk: on a busy machine that takes longer, and every
+        # replacement died the same way (the server never started). 30 s still catches a hung one.
+        timeout_worker_healthcheck=30,
         log_config=log_config,
     )
 

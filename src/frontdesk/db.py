@@ -100,4 +100,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         db.commit()
 
 
-__all__ = ["is_sqlite", "make_engine", "make_sessionmaker", "normalise_url", "transaction"]
+def checkpoint(db: Session) -> None:
+    """Commit what the unit of work has done so far and go on in a new transaction. For counts
+    that must stand whatever follows (rate-limit buckets) before slow work (Argon2) that must
+    hold no connection, row lock or SQLite write lock while it runs."""
+    db.commit()
+
+
+__all__ = ["checkpoint", "is_sqlite", "make_engine", "make_sessionmaker", "normalise_url", "transaction"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -27,6 +28,7 @@ from tests.web.helpers import (
     shared_server,
     signed_in,
 )
+from tests.web.test_fresh import age
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "embedded_app.py"
 APP_ORIGIN = "http://127.0.0.1:3000"
@@ -94,6 +96,14 @@ def test_the_example_app_knows_frontdesk_users(server: LiveServer, example: Modu
             assert error_code(await app.get("/admin/stats", headers=cookie(token)), 403) == "forbidden"
             stats = await app.get("/admin/stats", headers=cookie(admin_token))
             assert stats.status_code == 200 and stats.json() == {"authors": 1, "notes": 2}
+
+            # erasing needs a recent sign-in (require_fresh(300))
+            fresh = await app.delete("/notes", headers={**cookie(admin_token), "Origin": APP_ORIGIN})
+            assert fresh.status_code == 204, fresh.text
+            age(server, browser, timedelta(minutes=6))
+            stale = await app.delete("/notes", headers={**cookie(token), "Origin": APP_ORIGIN})
+            assert error_code(stale, 401) == "insufficient_user_authentication"
+            assert stale.headers["www-authenticate"] == 'Bearer error="insufficient_user_authentication", max_age=300'
 
             # what the server does is enforced here on the next request
             assert browser.post("/v1/logout").status_code == 204

@@ -35,7 +35,7 @@ def library_call() -> str | None:
         auth = frontdesk.FrontdeskAuth(settings)
         fd = auth.frontdesk
         fd.migrate()
-        secret = "a smoke test passphrase"
+        secret = "a test passphrase, long enough"  # (none may contain the username)
         fd.call(create_user, email="smoke@example.com", username="smoke", password=secret, name="S", ctx=NO_CONTEXT)
         issued = fd.call(login_with_password, "smoke", secret, False, NO_CONTEXT).issued
         principal = fd.read(authenticate, issued.token, is_api_key=False)

@@ -46,6 +46,9 @@ ROOMY_LIMITS = {
     "FRONTDESK_LOGIN_FAILURES_PER_IP": "100000",
     "FRONTDESK_EMAILS_PER_IP": "100000",
     "FRONTDESK_EMAILS_PER_ADDRESS": "1000",
+    "FRONTDESK_SIGNUPS_PER_IP": "100000",
+    # the hash queue sheds load with 503; a race of 50 requests must reach the code that races
+    "FRONTDESK_HASH_QUEUE_LIMIT": "1000",
 }
 
 

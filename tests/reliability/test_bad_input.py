@@ -501,7 +501,7 @@ def test_wrong_methods_get_405_naming_the_documented_ones(target: Target) -> Non
     Allow header lists exactly the methods `/openapi.json` documents for that path."""
     with target.client(headers=target.alice.cookie_header()) as client:
         paths = client.get("/openapi.json").json()["paths"]
-        # two templates can name one concrete path (/v1/identities/{provider} and /{identity_id})
+        # templates that name the same concrete path share its Allow list
         by_path: dict[str, set[str]] = {}
         for template, operations in paths.items():
             concrete = re.sub(r"\{[^/]+\}", "1", template.replace("{username}", "x"))

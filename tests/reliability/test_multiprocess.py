@@ -109,16 +109,21 @@ def test_revocations_on_one_server_hold_on_the_other_at_once(pair: Pair) -> None
     with pair.b.client(headers=user.cookie_header()) as client:
         assert client.post("/v1/sessions/revoke-others", json={"confirm": True}).json() == {"revoked": 1}
     assert verify(pair.a, cookie(third)) == 401
-    # password changed on A: the other browser session, on B, is dead; the API key is not
+    # password changed on A, keeping API keys: the other browser session, on B, is dead; the key is not
     fourth = log_in_fresh(pair.b, "revoked_user")
     key = api_key(pair.a, user)
     with pair.a.client(headers=user.cookie_header()) as client:
-        body = {"old_password": PASSWORD, "new_password": PASSWORD + "!"}
+        body = {"old_password": PASSWORD, "new_password": PASSWORD + "!", "keep_api_keys": True}
         assert client.post("/v1/password", json=body).status_code == 204
     assert verify(pair.b, cookie(fourth)) == 401
     assert verify(pair.b, {"Authorization": f"Bearer {key}"}) == 200
+    # password changed again on A, the default way (contract section 3): the API key is dead on B too
+    with pair.a.client(headers=user.cookie_header()) as client:
+        body = {"old_password": PASSWORD + "!", "new_password": PASSWORD + "!!"}
+        assert client.post("/v1/password", json=body).status_code == 204
+    assert verify(pair.b, {"Authorization": f"Bearer {key}"}) == 401
     # logout on B: dead on A
-    fifth = log_in_fresh(pair.b, "revoked_user", PASSWORD + "!")
+    fifth = log_in_fresh(pair.b, "revoked_user", PASSWORD + "!!")
     with pair.b.client(headers=cookie(fifth)) as client:
         assert client.post("/v1/logout").status_code == 204
     assert verify(pair.a, cookie(fifth)) == 401

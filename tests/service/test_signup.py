@@ -174,3 +174,30 @@ def test_the_password_is_hashed_with_no_database_connection_held(
     signup(fd, email=email, username="hashed_outside")
     assert held == [0], "a connection was checked out while Argon2 ran"
     assert len(outbox(fd, to=email)) == 1
+
+
+# Latin "alice" with a Cyrillic a (U+0430) first; "Alice" with a Greek capital alpha (U+0391)
+LOOK_ALIKES = ("\u0430lice@example.com", "\u0391lice@example.com", "\u0430\u0440\u0435@example.com")
+
+
+@pytest.mark.parametrize("email", LOOK_ALIKES)
+def test_a_look_alike_of_a_registered_email_is_refused_and_sends_nothing(fd: Frontdesk, email: str) -> None:
+    make_user(fd, email="alice@example.com", username="alice")
+    with pytest.raises(InvalidEmail, match="look alike"):
+        signup(fd, email=email, username="mallory")
+    assert outbox(fd, "signup_confirm") == [] and outbox(fd, "signup_existing") == []
+
+
+def test_a_look_alike_is_refused_whether_or_not_its_original_is_registered(fd: Frontdesk) -> None:
+    """The refusal depends on the address alone, so it tells nothing about who has an account."""
+    for email in LOOK_ALIKES:
+        with pytest.raises(InvalidEmail, match="look alike"):
+            signup(fd, email=email, username="mallory")
+
+
+@pytest.mark.parametrize(
+    "email", ["jos\u00e9@example.com", "\u0438\u0432\u0430\u043d@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"]
+)
+def test_an_address_in_one_alphabet_is_welcome(fd: Frontdesk, email: str) -> None:
+    signup(fd, email=email)
+    assert len(outbox(fd, "signup_confirm")) == 1

@@ -87,12 +87,13 @@ ID_ROUTES = [
     ("POST", "/v1/admin/users/{user_id}/api-keys"),
     ("POST", "/v1/admin/users/{user_id}/reset-second-factors"),
     ("POST", "/account/sessions/{session_id:int}/revoke"),
+    ("POST", "/account/two-step/keys/{credential_id:int}/remove"),
     ("DELETE", "/v1/webauthn/credentials/{credential_id:int}"),
-    ("DELETE", "/v1/identities/{identity_id:int}"),
+    ("DELETE", "/v1/identities/{identity}"),
     ("GET", "/v1/usernames/{username}"),
     ("GET", "/v1/oauth/{provider}/start"),
     ("GET", "/v1/oauth/{provider}/callback"),
-    ("POST", "/v1/identities/{provider}"),
+    ("POST", "/v1/identities/{identity}"),  # a provider's name: an unknown one is 404 too
     ("GET", "/docs/assets/{name}"),
 ]
 

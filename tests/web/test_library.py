@@ -1,13 +1,19 @@
 """frontdesk.web.library.FrontdeskAuth beyond the example: browser-only routes, refusals without
-install(), and an unreachable database."""
+install(), an unreachable database, and the step-up dependencies."""
 
 # No `from __future__ import annotations`: FastAPI must evaluate the endpoints' annotations, which
 # name the local `auth`.
+from datetime import timedelta
 from typing import Annotated
 
+import httpx
+import pytest
 from fastapi import Depends, FastAPI
 
 from frontdesk import FrontdeskAuth, Principal, Settings
+from frontdesk.clock import FrozenClock
+from frontdesk.runtime import Frontdesk
+from tests.factories import make_session, make_user
 from tests.live import LiveServer
 from tests.web.helpers import (
     asgi_request,
@@ -71,3 +77,51 @@ def test_an_unreachable_database_is_503() -> None:
     response = asgi_request(make_app(auth), "GET", "/me", headers=cookie("x" * 43))
     assert error_code(response, 503) == "service_unavailable"
     assert asgi_request(make_app(auth), "GET", "/me").status_code == 401, "no credential: no database needed"
+
+
+def test_require_aal_and_require_fresh(fd: Frontdesk, clock: FrozenClock) -> None:
+    """The step-up dependencies answer as `GET /v1/verify?aal=2` and `?max_age=N` do (RFC 9470)."""
+    auth = FrontdeskAuth(frontdesk=fd)
+    app = FastAPI()
+    auth.install(app)
+
+    @app.get("/strong")
+    def strong(user: Annotated[Principal, Depends(auth.require_aal(2))]) -> dict[str, int]:
+        return {"aal": user.aal}
+
+    @app.get("/recent")
+    def recent(user: Annotated[Principal, Depends(auth.require_fresh(300))]) -> dict[str, int]:
+        return {"user_id": user.user_id}
+
+    @app.get("/recent-by-default")
+    def recent_by_default(user: Annotated[Principal, Depends(auth.require_fresh())]) -> dict[str, int]:
+        return {"user_id": user.user_id}
+
+    user = make_user(fd)
+    one = make_session(fd, user, factors=("password",)).token
+    two = make_session(fd, user, factors=("password", "totp"), aal=2).token
+    key = make_session(fd, user, is_api_key=True, long_lived=True).token
+    step_up = 'Bearer error="insufficient_user_authentication"'
+
+    def get(path: str, headers: dict[str, str]) -> httpx.Response:
+        return asgi_request(app, "GET", path, headers=headers)
+
+    assert get("/strong", cookie(two)).json() == {"aal": 2}
+    for weak in (cookie(one), bearer(key)):
+        refused = get("/strong", weak)
+        assert error_code(refused, 401) == "insufficient_user_authentication"
+        assert refused.headers["www-authenticate"] == f'{step_up}, acr_values="aal2"'
+    assert error_code(get("/strong", {}), 401) == "unauthenticated"
+    clock.advance(timedelta(seconds=300))
+    assert get("/recent", cookie(one)).status_code == 200
+    clock.advance(timedelta(seconds=1))
+    stale = get("/recent", cookie(one))
+    assert error_code(stale, 401) == "insufficient_user_authentication"
+    assert stale.headers["www-authenticate"] == f"{step_up}, max_age=300"
+    assert get("/recent-by-default", cookie(one)).status_code == 200, "REAUTH_MAX_AGE is 10 minutes"
+    clock.advance(timedelta(minutes=5))
+    assert get("/recent-by-default", cookie(one)).headers["www-authenticate"] == f"{step_up}, max_age=600"
+    with pytest.raises(ValueError):
+        auth.require_aal(3)
+    with pytest.raises(ValueError):
+        auth.require_fresh(-1)

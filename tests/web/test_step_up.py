@@ -88,10 +88,12 @@ def test_verify_says_how_strongly_and_when(server: LiveServer) -> None:
 @pytest.mark.usefixtures("on_the_fast_path")
 def test_aal_2_needs_a_second_factor(server: LiveServer) -> None:
     account = make_account(server)
-    with signed_in(server, account) as browser:
-        password_only = browser.cookies["frontdesk-session"]
+    with signed_in(server, account) as other, signed_in(server, account) as browser:
+        password_only = other.cookies["frontdesk-session"]
         key = str(create_api_key(browser, account)["token"])
         app, _ = enrol_totp(browser)
+        enrolled = verify(server, browser.cookies["frontdesk-session"], "?aal=2")
+        assert enrolled.headers["x-frontdesk-aal"] == "2", "confirming the app proved it in that session"
     assert refused_for_step_up(verify(server, password_only, "?aal=2")) == f'{STEP_UP}, acr_values="aal2"'
     assert refused_for_step_up(verify(server, key, "?aal=2", api=True)) == f'{STEP_UP}, acr_values="aal2"'
     with server.client() as browser:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from confusable_homoglyphs import confusables
 from email_validator import EmailNotValidError, validate_email
 
 from frontdesk.errors import InvalidEmail, InvalidInput, InvalidUsername
@@ -39,14 +40,26 @@ def username_key(username: str) -> str:
     return username_forms(username)[1]
 
 
+# A new address that mixes scripts where a letter could pass for another script's (a Cyrillic a
+# among Latin letters) is refused: it could pose as someone else's address. The test looks at the
+# address alone (Unicode's confusables data), so refusing it says nothing about who is registered.
+LOOK_ALIKE = (
+    "That address mixes alphabets with letters that look alike (such as a Cyrillic letter among"
+    " Latin ones). Type it in one alphabet."
+)
+
+
 def normalise_email(email: str) -> tuple[str, str]:
-    """(email as it will be shown and mailed to, canonical key) or InvalidEmail."""
+    """(email as it will be shown and mailed to, canonical key) or InvalidEmail (also for a
+    look-alike address)."""
     if len(email) > 320 or "\x00" in email:
         raise InvalidEmail()
     try:
         result = validate_email(unicodedata.normalize("NFKC", email).strip(), check_deliverability=False)
     except EmailNotValidError:
         raise InvalidEmail() from None
+    if confusables.is_dangerous(result.normalized):
+        raise InvalidEmail(LOOK_ALIKE)
     return result.normalized, canonical(result.normalized)
 
 

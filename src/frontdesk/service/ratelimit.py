@@ -50,10 +50,12 @@ def take(db: Session, deps: Deps, key: str, limit: int) -> None:
         raise RateLimited(retry_after=remaining)
 
 
-def give_back(db: Session, deps: Deps, key: str) -> None:
-    """Undo one `take` in this window (the attempt succeeded, so it is not a failure)."""
+def give_back(db: Session, deps: Deps, *keys: str) -> None:
+    """Undo one `take` of each key in this window (the attempt succeeded, so it is not a failure);
+    one statement however many keys (a sign-in gives back three)."""
     start, _ = _window(deps)
-    store.unhit(db, key, start)
+    if keys:
+        store.unhit(db, keys, start)
 
 
 def hit(db: Session, deps: Deps, key: str) -> int:

@@ -80,8 +80,14 @@ def reauthenticate(
                 db, deps, "reauth.failed", ctx, user_id=user.id, session_id=principal.session_id, detail=method
             )
             raise InvalidCode()
-        freshness.renew(db, deps, principal, method, aal=assurance_level((*principal.factors, method)))
+        proved_in_session(db, deps, principal, method)
         audit.record(db, deps, "reauthenticated", ctx, user_id=user.id, session_id=principal.session_id, detail=method)
+
+
+def proved_in_session(db: Session, deps: Deps, principal: Principal, method: str) -> None:
+    """A second factor was just proved in the caller's session (a re-authentication, or the code or
+    key that confirmed an enrolment): the session is fresh, and aal 2 if a first factor came before."""
+    freshness.renew(db, deps, principal, method, aal=assurance_level((*principal.factors, method)))
 
 
 def _proves(

@@ -21,6 +21,7 @@ from frontdesk.service.accounts import set_password_hash
 from frontdesk.service.challenges import MAX_ATTEMPTS
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
+from frontdesk.service.factors import methods as factor_methods
 from frontdesk.service.reset import finish_password_reset
 from frontdesk.service.results import AuthResult
 from frontdesk.service.signin import open_session
@@ -129,3 +130,12 @@ def login_with_passkey(
             audit.record(db, deps, "login.refused_suspended", ctx, user_id=user.id)
             raise AccountSuspended()
         return open_session(db, deps, user, long_lived=remember_device, factors=("passkey",), ctx=ctx)
+
+
+def second_step_methods(db: Session, deps: Deps, challenge: str) -> list[str] | None:
+    """The methods that can finish an open challenge (for the second-step page), or None when the
+    challenge is unknown, used, expired or out of attempts. Reads only: no attempt is counted."""
+    if not 0 < len(challenge) <= 512:
+        return None
+    row = store.get_open(db, crypto.digest(challenge), deps.clock.now(), MAX_ATTEMPTS)
+    return None if row is None else factor_methods(db, deps, row.user_id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from frontdesk import crypto
+from frontdesk.db import checkpoint
 from frontdesk.errors import EmailTaken, InvalidUsername, TokenInvalid, UsernameTaken
 from frontdesk.models import SignupToken
 from frontdesk.service import audit, emails, known_devices, ratelimit
@@ -56,7 +57,7 @@ def request_signup(
     # Argon2 runs between two transactions: the count above is committed first, so no database
     # connection, row lock (or, on SQLite, the write lock) is held while it hashes, and a flood
     # of signups can't starve other requests of connections. Every branch below pays for it.
-    db.commit()
+    checkpoint(db)
     hashed_password = deps.hasher.hash(password)
     existing = user_store.get_by_email_key(db, ekey)
     if not emails.may_send(db, deps, ekey, ctx):

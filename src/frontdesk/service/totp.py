@@ -66,9 +66,23 @@ def begin_totp_enrolment(db: Session, deps: Deps, user_id: int, ctx: RequestCont
     secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
     box = crypto.seal(_key(deps.settings), secret.encode("ascii"), _associated_data(user_id))
     store.replace_pending(db, TotpFactor(user_id=user_id, secret_box=box, confirmed=False, created=deps.clock.now()))
-    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=deps.settings.product_name)
-    qr_svg = segno.make(uri, error="m").svg_inline(scale=4, title=f"{deps.settings.product_name}: {user.username}")
     audit.record(db, deps, "totp.enrolment_started", ctx, user_id=user_id)
+    return _enrolment(deps, user.username, secret)
+
+
+def pending_enrolment(db: Session, deps: Deps, user_id: int) -> TotpEnrolment | None:
+    """The enrolment being set up (not yet confirmed), shown again (say, after a mistyped code), or None."""
+    pending = store.get(db, user_id, confirmed=False)
+    user = user_store.get(db, user_id)
+    if pending is None or user is None:
+        return None
+    return _enrolment(deps, user.username, _secret_of(deps, pending))
+
+
+def _enrolment(deps: Deps, username: str, secret: str) -> TotpEnrolment:
+    product = deps.settings.product_name
+    uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=product)
+    qr_svg = segno.make(uri, error="m").svg_inline(scale=4, title=f"{product}: {username}")
     return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg)
 
 

@@ -14,8 +14,10 @@ credentials can't be read as one). Every caller asks here:
 - the CSRF middleware (`web/middleware.py`), through `has_session_cookie`.
 
 The database lookup is sync (`Frontdesk.read`) or async (the fast path); the reading of every
-`Cookie` header and the decision are here. A rule about *how strongly or how recently* the
-caller signed in (second factors) belongs in `_admit`, which both lookups pass through.
+`Cookie` header and the decision are here. Every principal carries how strongly and how
+recently the caller signed in (`aal`, `factors`, `authenticated_at`); what a route demands of
+that is decided once each: freshness in `service/freshness.py`, the second-factor policy in
+`web/deps.ensure_enrolled`, verify's `?aal=` / `?max_age=` in `web/verdict.py`.
 """
 
 from __future__ import annotations
@@ -149,6 +151,6 @@ async def identify_fast(fd: Frontdesk, headers: Headers) -> Caller:
 
 
 def _admit(principal: Principal | None) -> Principal | None:
-    """The last word on a found session. Today a valid session is enough; a rule about how
-    strongly or how recently the caller signed in (aal, authenticated_at) goes here."""
+    """The last word on a found session, for every caller alike: a valid session is enough here
+    (demands on aal and freshness are per route; see the module docstring)."""
     return principal

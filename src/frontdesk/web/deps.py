@@ -8,9 +8,9 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
-from frontdesk.errors import Forbidden
+from frontdesk.errors import Forbidden, SecondFactorEnrolmentRequired
 from frontdesk.runtime import Frontdesk
-from frontdesk.service import freshness
+from frontdesk.service import enrolment, freshness
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.credentials import RequestInfo
@@ -45,6 +45,25 @@ def access_of(endpoint: object) -> Access | None:
     return getattr(endpoint, ACCESS_ATTRIBUTE, None)
 
 
+ENROLMENT_ATTRIBUTE = "__frontdesk_open_while_enrolling__"
+
+
+def open_while_enrolling(endpoint: F) -> F:
+    """Mark a route a user who must enrol a second factor may still use (FRONTDESK_REQUIRE_SECOND_FACTOR):
+    managing second factors, re-authenticating, their session. Every other route refuses them."""
+    setattr(endpoint, ENROLMENT_ATTRIBUTE, True)
+    return endpoint
+
+
+def ensure_enrolled(fd: Frontdesk, principal: Principal, endpoint: object) -> None:
+    """403 `second_factor_required` for a caller the policy asks to enrol a second factor first,
+    unless `endpoint` is `open_while_enrolling`. The one place the policy is applied (API and pages)."""
+    if getattr(endpoint, ENROLMENT_ATTRIBUTE, False) or not enrolment.covered(fd.settings, principal):
+        return
+    if fd.read(enrolment.must_enrol, principal):
+        raise SecondFactorEnrolmentRequired()
+
+
 def get_frontdesk(request: Request) -> Frontdesk:
     fd: Frontdesk = request.app.state.frontdesk
     return fd
@@ -64,7 +83,10 @@ def find_principal(fd: Frontdesk, request: Request) -> Principal | None:
 
 
 def optional_principal(request: Request, fd: Annotated[Frontdesk, Depends(get_frontdesk)]) -> Principal | None:
-    return find_principal(fd, request)
+    principal = find_principal(fd, request)
+    if principal is not None:
+        ensure_enrolled(fd, principal, request.scope.get("endpoint"))
+    return principal
 
 
 def require_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:

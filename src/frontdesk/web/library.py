@@ -13,18 +13,27 @@ See docs/library.md.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from frontdesk.errors import InsufficientAuthentication
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import Principal
+from frontdesk.service.freshness import satisfies
 from frontdesk.settings import Settings, load_settings
 from frontdesk.web.authn import Refused, identify
-from frontdesk.web.errors import DATABASE_ERRORS, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, ErrorCode
+from frontdesk.web.errors import (
+    DATABASE_ERRORS,
+    UNAVAILABLE_MESSAGE,
+    UNAVAILABLE_RETRY_AFTER,
+    ErrorCode,
+    step_up_challenge,
+)
 from frontdesk.web.middleware import CsrfMiddleware
 
 
@@ -95,6 +104,51 @@ class FrontdeskAuth:
         if principal is None or not principal.is_superuser:
             raise AuthError(403, ErrorCode.FORBIDDEN, "Only administrators can do this.")
         return principal
+
+    def require_aal(self, level: int = 2) -> Callable[[Request], Principal]:
+        """A dependency: the caller, signed in at assurance level `level` (2: a second factor or a
+        passkey); else 401 `insufficient_user_authentication` with the RFC 9470 challenge
+        `WWW-Authenticate: Bearer error="insufficient_user_authentication", acr_values="aal2"`,
+        as `GET /v1/verify?aal=2` answers. API keys are aal 1.
+
+            Strong = Annotated[Principal, Depends(auth.require_aal(2))]
+        """
+        if level not in (1, 2):
+            raise ValueError("the assurance level is 1 or 2")
+
+        def require_aal(request: Request) -> Principal:
+            return self._step_up(self.require_user(request), aal=level, max_age=None)
+
+        return require_aal
+
+    def require_fresh(self, max_age: timedelta | int | None = None) -> Callable[[Request], Principal]:
+        """A dependency: the caller, who proved a factor in this session within `max_age` (a
+        timedelta or seconds; default `settings.reauth_max_age`); else 401
+        `insufficient_user_authentication` with `WWW-Authenticate: Bearer
+        error="insufficient_user_authentication", max_age=N`, as `GET /v1/verify?max_age=N`
+        answers. The person renews it with frontdesk's `POST /v1/reauthenticate` (or the
+        `/reauthenticate` page).
+
+            Recent = Annotated[Principal, Depends(auth.require_fresh(300))]
+        """
+        age = timedelta(seconds=max_age) if isinstance(max_age, int) else max_age
+        if age is not None and age < timedelta(0):
+            raise ValueError("max_age can't be negative")
+
+        def require_fresh(request: Request) -> Principal:
+            wanted = self.settings.reauth_max_age if age is None else age
+            return self._step_up(self.require_user(request), aal=None, max_age=wanted)
+
+        return require_fresh
+
+    def _step_up(self, principal: Principal, *, aal: int | None, max_age: timedelta | None) -> Principal:
+        if satisfies(principal, self.frontdesk.deps.clock.now(), aal=aal, max_age=max_age):
+            return principal
+        wanted_aal = aal if aal is not None and aal > 1 else None
+        seconds = None if max_age is None else int(max_age.total_seconds())
+        refusal = InsufficientAuthentication(aal=wanted_aal, max_age=seconds)
+        challenge = {"WWW-Authenticate": step_up_challenge(wanted_aal, seconds)}
+        raise AuthError(401, ErrorCode.INSUFFICIENT_USER_AUTHENTICATION, str(refusal), challenge)
 
     # --- wiring ---------------------------------------------------------------------------------
 

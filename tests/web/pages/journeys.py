@@ -45,7 +45,7 @@ def sign_in(
     page.get_by_label("Password", exact=True).fill(password)
     if remember:
         page.get_by_label("Remember this browser").check()
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def expect_signed_in(page: Page, username: str) -> None:

@@ -256,7 +256,16 @@ def test_pages_send_protective_headers(pages_server: LiveServer) -> None:
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "same-origin"
         csp = response.headers["content-security-policy"]
-        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp
+        # only the pages with the WebAuthn script (here /login: passkeys) may run one, from /static
+        if path == "/login":
+            assert "script-src 'self'; connect-src 'self';" in csp
+            script = re.findall(r'<script src="(/static/webauthn\.js\?v=[0-9a-f]{12})" defer></script>', response.text)
+            assert len(script) == 1 and "<script>" not in response.text
+            fetched = httpx.get(pages_server.url + script[0])
+            assert fetched.headers["content-type"] == "text/javascript; charset=utf-8"
+        else:
+            assert "script-src" not in csp and "<script" not in response.text
     for asset in re.findall(r'href="(/static/[^"]+)"', response.text):
         fetched = httpx.get(pages_server.url + asset)
         assert fetched.status_code == 200 and fetched.headers["content-type"].startswith("text/css")

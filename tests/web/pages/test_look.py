@@ -94,7 +94,7 @@ def _sign_in(page: Page) -> None:
     page.goto("/login")
     page.get_by_label("Username or email").fill("alice")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
 
 
@@ -111,7 +111,7 @@ def _pages(tokens: Tokens) -> list[tuple[str, Callable[[Page], None]]]:
         page.goto("/login")
         page.get_by_label("Username or email").fill("alice")
         page.get_by_label("Password", exact=True).fill("not my password")
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_role("alert")).to_be_visible()
 
     def signup_errors(page: Page) -> None:

@@ -49,8 +49,9 @@ def mail_html(fd: FD, request: Request) -> HTMLResponse:
         "<!doctype html><html lang=en><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Development mailbox</title>'
         "<style>body{font:16px system-ui;max-width:50rem;margin:2rem auto;padding:0 1rem}"
-        "article{border:1px solid #ccc;border-radius:8px;padding:1rem;margin:1rem 0}pre{white-space:pre-wrap}</style>"
-        f"<h1>Development mailbox</h1>{rows or '<p>No email yet.</p>'}</html>"
+        "article{border:1px solid #ccc;border-radius:8px;padding:1rem;margin:1rem 0}"
+        "pre{white-space:pre-wrap;overflow-wrap:anywhere}</style>"  # long links wrap on a phone
+        f"<main><h1>Development mailbox</h1>{rows or '<p>No email yet.</p>'}</main></html>"
     )
     return HTMLResponse(page)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from frontdesk.service import factors, second_factor, totp, webauthn
+from frontdesk.service import factors, reauth, second_factor, totp, webauthn
 from frontdesk.web.api.results import auth_response_with_cookies
-from frontdesk.web.deps import FD, Access, Caller, Ctx, Fresh, access
+from frontdesk.web.deps import FD, Access, Caller, Ctx, Fresh, access, open_while_enrolling
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
 from frontdesk.web.factor_schemas import (
@@ -95,6 +95,7 @@ def login_passkey(body: PasskeyLoginRequest, fd: FD, ctx: Ctx, response: Respons
 
 @router.get("/second-factors", response_model=SecondFactorsResponse, responses=responses(*AUTH))
 @access(Access.USER)
+@open_while_enrolling
 def list_second_factors(caller: Caller, fd: FD) -> SecondFactorsResponse:
     """What you have enrolled: an authenticator app, keys and passkeys, recovery codes left."""
     found = fd.read(factors.overview, caller.user_id)
@@ -107,6 +108,7 @@ def list_second_factors(caller: Caller, fd: FD) -> SecondFactorsResponse:
 
 @router.post("/second-factors/totp", response_model=TotpEnrolmentResponse, responses=responses(*FRESH, C.CSRF_FAILED))
 @access(Access.USER)
+@open_while_enrolling
 def begin_totp(caller: Fresh, fd: FD, ctx: Ctx, response: Response) -> TotpEnrolmentResponse:
     """A new authenticator-app secret (QR code and text), pending until confirmed with a code."""
     enrolment = fd.call(totp.begin_totp_enrolment, caller.user_id, ctx)
@@ -120,11 +122,14 @@ def begin_totp(caller: Fresh, fd: FD, ctx: Ctx, response: Response) -> TotpEnrol
     responses=responses(*FRESH, C.INVALID_CODE, C.CSRF_FAILED),
 )
 @access(Access.USER)
+@open_while_enrolling
 def confirm_totp(
     body: TotpConfirmRequest, caller: Fresh, fd: FD, ctx: Ctx, response: Response
 ) -> RecoveryCodesResponse:
-    """Activate the pending secret with a code from the app; recovery codes come with a first factor."""
+    """Activate the pending secret with a code from the app; recovery codes come with a first factor.
+    The code proves the app in this session too: it becomes aal 2."""
     codes = fd.call(totp.confirm_totp, caller.user_id, body.totp, ctx)
+    fd.call(reauth.proved_in_session, caller, "totp")
     response.headers["Cache-Control"] = NO_STORE
     return RecoveryCodesResponse(recovery_codes=codes)
 
@@ -135,6 +140,7 @@ def confirm_totp(
     responses=responses(*FRESH, C.NOT_FOUND, C.CSRF_FAILED),
 )
 @access(Access.USER)
+@open_while_enrolling
 def remove_totp(caller: Fresh, fd: FD, ctx: Ctx) -> Response:
     """Remove the authenticator app; removing the last factor removes the recovery codes too."""
     fd.call(totp.remove_totp, caller.user_id, ctx)
@@ -145,6 +151,7 @@ def remove_totp(caller: Fresh, fd: FD, ctx: Ctx) -> Response:
     "/webauthn/registration-options", response_model=OptionsResponse, responses=responses(*FRESH, C.CSRF_FAILED)
 )
 @access(Access.USER)
+@open_while_enrolling
 def registration_options(caller: Fresh, fd: FD) -> OptionsResponse:
     """Options for `navigator.credentials.create()`: resident key preferred, your keys excluded."""
     return OptionsResponse(options=fd.call(webauthn.registration_options, caller.user_id))
@@ -157,11 +164,14 @@ def registration_options(caller: Fresh, fd: FD) -> OptionsResponse:
     responses=responses(*FRESH, C.CSRF_FAILED),
 )
 @access(Access.USER)
+@open_while_enrolling
 def add_credential(
     body: CredentialRequest, caller: Fresh, fd: FD, ctx: Ctx, response: Response
 ) -> CredentialCreatedResponse:
-    """Register a security key or passkey from the browser's answer to the registration options."""
+    """Register a security key or passkey from the browser's answer to the registration options.
+    The key is proved in this session too: it becomes aal 2."""
     made = fd.call(webauthn.register_credential, caller.user_id, body.name, body.credential, ctx)
+    fd.call(reauth.proved_in_session, caller, "webauthn")
     response.headers["Cache-Control"] = NO_STORE
     return CredentialCreatedResponse(id=made.id, passkey=made.passkey, recovery_codes=made.recovery_codes)
 
@@ -172,6 +182,7 @@ def add_credential(
     responses=responses(*FRESH, C.NOT_FOUND, C.CSRF_FAILED),
 )
 @access(Access.USER)
+@open_while_enrolling
 def remove_credential(caller: Fresh, credential_id: CredentialId, fd: FD, ctx: Ctx) -> Response:
     """Remove one of your keys or passkeys."""
     fd.call(webauthn.remove_credential, caller.user_id, credential_id, ctx)
@@ -184,6 +195,7 @@ def remove_credential(caller: Fresh, credential_id: CredentialId, fd: FD, ctx: C
     responses=responses(*FRESH, C.CSRF_FAILED),
 )
 @access(Access.USER)
+@open_while_enrolling
 def regenerate_recovery_codes(caller: Fresh, fd: FD, ctx: Ctx, response: Response) -> RecoveryCodesResponse:
     """A new set of 10 recovery codes, shown only here; the old set stops working."""
     codes = fd.call(factors.regenerate_recovery_codes, caller.user_id, ctx)

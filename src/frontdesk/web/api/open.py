@@ -11,10 +11,10 @@ from frontdesk.web.api.factors import MFA_REQUIRED
 from frontdesk.web.api.results import auth_response_with_cookies
 from frontdesk.web.authn import Refused, identify
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session
-from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access
+from frontdesk.web.deps import FD, Access, Ctx, MaybeCaller, access, open_while_enrolling
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
-from frontdesk.web.later import run_after
+from frontdesk.web.later import require_database, run_after
 from frontdesk.web.outcomes import counted
 from frontdesk.web.schemas import (
     AuthResponse,
@@ -105,6 +105,7 @@ def logout(request: Request, fd: FD, ctx: Ctx) -> Response:
     responses=responses(C.AMBIGUOUS_CREDENTIALS),
 )
 @access(Access.OPEN)
+@open_while_enrolling
 def current_session(principal: MaybeCaller) -> CurrentSessionResponse:
     if principal is None:
         return CurrentSessionResponse(logged_in=False)
@@ -131,6 +132,7 @@ def current_session(principal: MaybeCaller) -> CurrentSessionResponse:
 def request_login_link(body: UserRequest, fd: FD, ctx: Ctx, tasks: BackgroundTasks) -> StatusResponse:
     """Email a one-time sign-in link if the user exists; the answer is the same either way, and
     comes before the lookup (which happens after the response, so timing tells nothing)."""
+    require_database(fd)
     run_after(tasks, lambda: fd.call(login_service.request_login_link, body.user, ctx), "login_link")
     return StatusResponse(status="accepted")
 
@@ -159,6 +161,7 @@ def confirm_login_link(
 def request_password_reset(body: UserRequest, fd: FD, ctx: Ctx, tasks: BackgroundTasks) -> StatusResponse:
     """Email a reset link if the user exists; the answer is the same either way, and comes before
     the lookup (which happens after the response, so timing tells nothing)."""
+    require_database(fd)
     run_after(tasks, lambda: fd.call(reset.request_password_reset, body.user, ctx), "reset")
     return StatusResponse(status="accepted")
 

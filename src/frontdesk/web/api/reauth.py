@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from frontdesk.service import reauth
-from frontdesk.web.deps import FD, Access, Caller, Ctx, access
+from frontdesk.web.deps import FD, Access, Caller, Ctx, access, open_while_enrolling
 from frontdesk.web.errors import ErrorCode as C
 from frontdesk.web.errors import responses
 from frontdesk.web.factor_schemas import OptionsResponse, ReauthenticateRequest
@@ -27,6 +27,7 @@ AUTH = (C.UNAUTHENTICATED, C.AMBIGUOUS_CREDENTIALS, C.FORBIDDEN)
     ),
 )
 @access(Access.USER)
+@open_while_enrolling
 def reauthenticate(body: ReauthenticateRequest, caller: Caller, fd: FD, ctx: Ctx) -> Response:
     """Prove a factor again: `password` (a user without a second factor), or `totp`,
     `recovery_code` or `webauthn`. The session is then fresh for FRONTDESK_REAUTH_MAX_AGE.
@@ -49,6 +50,7 @@ def reauthenticate(body: ReauthenticateRequest, caller: Caller, fd: FD, ctx: Ctx
     responses=responses(*AUTH, C.CSRF_FAILED),
 )
 @access(Access.USER)
+@open_while_enrolling
 def reauthentication_options(caller: Caller, fd: FD) -> OptionsResponse:
     """Options for `navigator.credentials.get()` with your keys and passkeys, to answer in the
     `webauthn` field of `POST /v1/reauthenticate` (400 when you have none)."""

@@ -13,7 +13,17 @@ from starlette.responses import Response
 
 from frontdesk.errors import NotFound
 from frontdesk.web.errors import for_error, for_http_error
-from frontdesk.web.pages import account, assets, lifecycle, password, signin, signup
+from frontdesk.web.pages import (
+    account,
+    assets,
+    lifecycle,
+    password,
+    reauthenticate,
+    second_step,
+    signin,
+    signup,
+    two_step,
+)
 from frontdesk.web.pages.page import Page, PageRefused, SignInFirst, Site
 
 NOT_FOUND = "There is no page at this address. Check it for a typing mistake, or start again from your account."
@@ -27,7 +37,7 @@ def wants_html(request: Request) -> bool:
 def install(app: FastAPI) -> None:
     """Add the pages to `app` (after `app.state.frontdesk` is set)."""
     site = app.state.pages = Site(app.state.frontdesk)
-    for module in (signin, signup, password, account, lifecycle, assets):
+    for module in (signin, second_step, reauthenticate, signup, password, account, two_step, lifecycle, assets):
         app.include_router(module.router)
 
     async def sign_in_first(_: Request, exc: Exception) -> Response:

@@ -9,13 +9,14 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from frontdesk.errors import FrontdeskError, InvalidCredentials, NotFound, ReauthenticationRequired
-from frontdesk.service import accounts, sessions
+from frontdesk.service import accounts, factors, sessions
 from frontdesk.service.context import Principal
 from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
-from frontdesk.web.deps import Access, access
+from frontdesk.web.deps import Access, access, open_while_enrolling
 from frontdesk.web.ids import SessionId
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P, SignedIn
+from frontdesk.web.pages.two_step_view import TWO_STEP_NOTICES, two_step_defaults
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,6 +28,7 @@ NOTICES = {
     "key-revoked": "That API key is revoked: it no longer works.",
     "others-revoked": "Every other browser is signed out.",
     "already-ended": "That session had already ended.",
+    **TWO_STEP_NOTICES,
     # account lifecycle (pages/lifecycle.py)
     "email-change-sent": "Check the inbox of your new address: open the link there to confirm it. "
     "Your current address stays until then.",
@@ -46,6 +48,7 @@ def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = No
         "key_form": Form(values={"expiry_days": str(p.settings.api_key_default_days)}),
         "banner": None,
         "new_key": None,
+        **two_step_defaults(),
         "email_form": Form(),  # pages/lifecycle.py
         "delete_form": Form(),
         **forms,
@@ -60,12 +63,15 @@ def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = No
         keys=keys,
         more=page.next_page_token is not None,
         notice=notice,
+        factors=p.fd.read(factors.overview, caller.user_id),
+        webauthn=True,  # adding a security key or passkey
         **context,
     )
 
 
 @router.get("/account")
 @access(Access.USER)
+@open_while_enrolling  # where second factors are set up
 def account_page(p: P, caller: SignedIn, notice: str | None = None) -> Response:
     return _show(p, caller, notice=NOTICES.get(notice or ""))
 

@@ -8,12 +8,13 @@ from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
 from frontdesk.web.deps import Access, access
-from frontdesk.web.pages.page import STYLESHEET, P
+from frontdesk.web.pages.page import STYLESHEET, WEBAUTHN_SCRIPT, P
 
 router = APIRouter(include_in_schema=False)
 # URLs carry a content hash (`?v=`), so a new release or new colours are fetched at once
 CACHED = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
 CSS = "text/css; charset=utf-8"
+JS = "text/javascript; charset=utf-8"
 
 
 @router.get("/static/frontdesk.css")
@@ -21,6 +22,13 @@ CSS = "text/css; charset=utf-8"
 def stylesheet() -> Response:
     body = resources.files("frontdesk.web").joinpath("static", STYLESHEET).read_bytes()
     return Response(body, media_type=CSS, headers=CACHED)
+
+
+@router.get("/static/webauthn.js")
+@access(Access.OPEN)
+def webauthn_script() -> Response:
+    body = resources.files("frontdesk.web").joinpath("static", WEBAUTHN_SCRIPT).read_bytes()
+    return Response(body, media_type=JS, headers=CACHED)
 
 
 @router.get("/static/theme.css")

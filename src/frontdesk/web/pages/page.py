@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from frontdesk.errors import ReauthenticationRequired
+from frontdesk.errors import ReauthenticationRequired, SecondFactorEnrolmentRequired
 from frontdesk.mail import human_duration
 from frontdesk.runtime import Frontdesk
 from frontdesk.service import freshness
@@ -28,12 +28,14 @@ from frontdesk.theme import Theme
 from frontdesk.web.authn import Refused, has_session_cookie, identify
 from frontdesk.web.cookies import clear_login_cookies
 from frontdesk.web.credentials import RequestInfo
+from frontdesk.web.deps import ensure_enrolled
 from frontdesk.web.errors import AmbiguousCredentials, status_for
 from frontdesk.web.pages.csrf import CSRF_FIELD, CsrfTokens
 from frontdesk.web.pages.forms import Form
 from frontdesk.web.pages.nextpath import trusted_origins
 
 STYLESHEET = "frontdesk.css"
+WEBAUTHN_SCRIPT = "webauthn.js"  # the one script, on the pages that use security keys and passkeys
 
 
 def _asset_version(name: str) -> str:
@@ -79,6 +81,7 @@ class Site:
         theme_css = self.theme.css().encode()
         self.theme_version = hashlib.sha256(theme_css).hexdigest()[:12]
         self.css_version = _asset_version(STYLESHEET)
+        self.script_version = _asset_version(WEBAUTHN_SCRIPT)
         form_targets = " ".join(sorted(trusted_origins(self.settings)))
         self.headers = {
             "Cache-Control": "no-store",
@@ -89,6 +92,14 @@ class Site:
             "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",
+        }
+        # pages with the WebAuthn script: it runs from /static and asks the JSON API for options
+        csp = self.headers["Content-Security-Policy"]
+        self.script_headers = {
+            **self.headers,
+            "Content-Security-Policy": csp.replace(
+                "default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';"
+            ),
         }
 
 
@@ -138,9 +149,16 @@ class Page:
     # --- responses --------------------------------------------------------------------------
 
     def render(
-        self, template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+        self,
+        template: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        *,
+        webauthn: bool = False,
+        **context: Any,
     ) -> Response:
-        """Render `template` with the site's branding, the caller and a `csrf(action)` helper."""
+        """Render `template` with the site's branding, the caller and a `csrf(action)` helper;
+        `webauthn` loads the WebAuthn script (and lets its CSP allow it)."""
         body = self.site.env.get_template(template).render(
             product=self.settings.product_name,
             settings=self.settings,
@@ -152,14 +170,16 @@ class Page:
             path=self.request.url.path,
             now=self.fd.deps.clock.now(),
             ago=_ago,
+            webauthn_script=f"/static/{WEBAUTHN_SCRIPT}?v={self.site.script_version}" if webauthn else None,
             **context,
         )
-        response = HTMLResponse(body, status_code=status, headers={**self.site.headers, **(headers or {})})
+        base = self.site.script_headers if webauthn else self.site.headers
+        response = HTMLResponse(body, status_code=status, headers={**base, **(headers or {})})
         return self._finish(response)
 
-    def show(self, template: str, form: Form, **context: Any) -> Response:
+    def show(self, template: str, form: Form, *, webauthn: bool = False, **context: Any) -> Response:
         """Render a page around `form`, with the form's status (400, 429, ...) and headers."""
-        return self.render(template, status=form.status, headers=form.headers, form=form, **context)
+        return self.render(template, status=form.status, headers=form.headers, webauthn=webauthn, form=form, **context)
 
     def redirect(self, url: str) -> Response:
         """303 See Other: after a POST the browser follows with a GET."""
@@ -226,10 +246,16 @@ class SignInFirst(Exception):
 
 
 def require_signed_in(p: P) -> Principal:
-    """The signed-in user; anyone else is sent to `/login?next=<this page>`."""
+    """The signed-in user; anyone else is sent to `/login?next=<this page>`. A user who must enrol
+    a second factor first (FRONTDESK_REQUIRE_SECOND_FACTOR) gets a 403 page pointing to /account,
+    except on pages marked `open_while_enrolling`."""
     caller = p.caller
     if caller is None:
         raise SignInFirst(p.to_login())
+    try:
+        ensure_enrolled(p.fd, caller, p.request.scope.get("endpoint"))
+    except SecondFactorEnrolmentRequired as exc:
+        raise PageRefused(status_for(exc), "Set up two-step verification first", f"{exc} Go to /account.") from None
     return caller
 
 

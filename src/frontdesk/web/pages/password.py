@@ -6,13 +6,14 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from frontdesk.crypto import MAX_TOKEN_LENGTH
-from frontdesk.errors import FrontdeskError
+from frontdesk.errors import FrontdeskError, SecondFactorRequired
 from frontdesk.service import reset
 from frontdesk.web.cookies import set_login_cookies
 from frontdesk.web.deps import Access, access
 from frontdesk.web.pages.emailed import failed_use, landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import P
+from frontdesk.web.pages.signin import to_second_step
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,6 +52,8 @@ def reset_submit(p: P, posted: Posted) -> Response:
             keep = posted.get("keep_api_keys") == "1"
             token = form.values["token"][:MAX_TOKEN_LENGTH]
             result = p.fd.call(reset.complete_password_reset, token, new_password, p.ctx, keep_api_keys=keep)
+        except SecondFactorRequired as outcome:  # the new password applies once the second step passes
+            return to_second_step(p, outcome, "/account?notice=password-reset")
         except FrontdeskError as exc:
             return failed_use(p, "reset_password.html", form, exc, "password_reset")
         else:

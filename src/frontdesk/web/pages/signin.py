@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from frontdesk.crypto import MAX_TOKEN_LENGTH
-from frontdesk.errors import FrontdeskError
+from frontdesk.errors import FrontdeskError, SecondFactorRequired
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import end_current_session
@@ -17,7 +18,7 @@ from frontdesk.web.deps import Access, access
 from frontdesk.web.outcomes import counted
 from frontdesk.web.pages.emailed import failed_use, landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
-from frontdesk.web.pages.nextpath import safe_next
+from frontdesk.web.pages.nextpath import DEFAULT_NEXT, safe_next
 from frontdesk.web.pages.page import SIGNED_OUT, P, PageRefused
 
 router = APIRouter(include_in_schema=False)
@@ -43,6 +44,12 @@ def redirect_signed_in(p: P, result: AuthResult, target: str) -> Response:
     return response
 
 
+def to_second_step(p: P, outcome: SecondFactorRequired, target: str) -> Response:
+    """A first factor passed for a user with a second factor: on to `/login/second-step`."""
+    query = {"challenge": outcome.challenge, **({"next": target} if target != DEFAULT_NEXT else {})}
+    return p.redirect("/login/second-step?" + urlencode(query))
+
+
 # --- password ---------------------------------------------------------------------------------
 
 
@@ -52,7 +59,8 @@ def login_page(p: P, next_: Next = None, notice: str | None = None, reason: str 
     target = safe_next(next_, p.settings)
     if p.caller is not None:
         return p.redirect(target)
-    return p.show("login.html", Form(), next=target, notice=NOTICES.get(notice or "") or REASONS.get(reason or ""))
+    notice_text = NOTICES.get(notice or "") or REASONS.get(reason or "")
+    return p.show("login.html", Form(), webauthn=True, next=target, notice=notice_text)
 
 
 @router.post("/login")
@@ -61,7 +69,7 @@ def login_submit(p: P, posted: Posted) -> Response:
     target = safe_next(posted.get("next"), p.settings)
     form = Form.from_posted(posted, keep=("user", "remember_device"))
     if not p.csrf_ok(posted):
-        return p.show("login.html", form.expired(), next=target, notice=None)
+        return p.show("login.html", form.expired(), webauthn=True, next=target, notice=None)
     user = form.need(posted, "user", "Enter your username or email address.")
     password = form.need(posted, "password", "Enter your password.")
     if not form.invalid:
@@ -70,11 +78,13 @@ def login_submit(p: P, posted: Posted) -> Response:
             result = counted(
                 "password", lambda: p.fd.call(login_service.login_with_password, user, password, remember, p.ctx)
             )
+        except SecondFactorRequired as outcome:
+            return to_second_step(p, outcome, target)
         except FrontdeskError as exc:
             form.error(exc).focus = "password"  # the usual fix is retyping it
         else:
             return redirect_signed_in(p, result, target)
-    return p.show("login.html", form, next=target, notice=None)
+    return p.show("login.html", form, webauthn=True, next=target, notice=None)
 
 
 # --- logout -----------------------------------------------------------------------------------
@@ -151,6 +161,8 @@ def login_link_confirm_submit(p: P, posted: Posted) -> Response:
     remember = posted.get("remember_device") == "1"
     try:
         result = counted("login_link", lambda: p.fd.call(login_service.consume_login_link, token, remember, p.ctx))
+    except SecondFactorRequired as outcome:
+        return to_second_step(p, outcome, DEFAULT_NEXT)
     except FrontdeskError as exc:
         return failed_use(p, "login_link_confirm.html", form, exc, "login_link")
     return redirect_signed_in(p, result, "/account")
