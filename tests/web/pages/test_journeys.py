@@ -208,7 +208,7 @@ def test_keyboard_focus_follows_the_page_order(open_page: OpenPage) -> None:
     page = open_page()
     page.goto("/login")
     order = []
-    for _ in range(8):
+    for _ in range(9):
         page.keyboard.press("Tab")
         order.append(page.evaluate("() => { const e = document.activeElement; return e.id || e.textContent.trim(); }"))
     assert order == [
@@ -218,6 +218,7 @@ def test_keyboard_focus_follows_the_page_order(open_page: OpenPage) -> None:
         "password",
         "remember_device",
         "Sign in",
+        "Sign in with a passkey",
         "Forgot your password?",
         "Email me a sign-in link instead",
     ]

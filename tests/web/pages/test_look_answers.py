@@ -46,7 +46,7 @@ def test_a_revoked_device_and_a_mistyped_url_are_explained(
         page.goto("/login")
         page.get_by_label("Username or email").fill("alice")
         page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_role("heading", name="Your account")).to_be_visible()
         # "sign out everywhere else" from the API client's session: the browser's session ends
         revoked = api.post("/v1/sessions/revoke-others", json={"confirm": True})
