@@ -99,3 +99,24 @@ def test_one_code_used_50_times_at_once_works_once(settings: Settings, clock: Fr
         results = all_at_once(N, lambda _: fd.call(use_recovery_code, user_id, codes[0], CTX))
         assert results.count(True) == 1
         assert fd.read(recovery_codes_left, user_id) == 9
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "0123456789ABCDEFGHJKMNPQ",  # 24 characters
+        "0123456789ABCDEFGHJKMNPQRS",  # 26
+        "0123U-4567A-89ABC-DEFGH-JKMNP",  # U is not in the alphabet
+        "0123!-4567A-89ABC-DEFGH-JKMNP",
+    ],
+)
+def test_what_cannot_be_a_code_normalises_to_nothing(typed: str) -> None:
+    assert recovery.normalise(typed) is None
+
+
+def test_a_malformed_code_uses_nothing(fd: Frontdesk, clock: FrozenClock) -> None:
+    user_id, codes = with_codes(fd, clock)
+    assert not fd.call(use_recovery_code, user_id, codes[0][:-1], CTX)
+    assert not fd.call(use_recovery_code, user_id, "", CTX)
+    assert fd.read(recovery_codes_left, user_id) == 10

@@ -8,8 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
+from frontdesk import crypto
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import InvalidCode, InvalidInput, NotFound, SealBroken
 from frontdesk.models import TotpFactor
@@ -21,6 +23,7 @@ from frontdesk.service.totp import (
     TotpEnrolment,
     begin_totp_enrolment,
     confirm_totp,
+    pending_enrolment,
     remove_totp,
     verify_totp,
 )
@@ -160,3 +163,44 @@ def test_one_code_used_50_times_at_once_works_once(settings: Settings, clock: Fr
         results = all_at_once(N, lambda _: fd.call(verify_totp, user_id, c))
         assert results.count(True) == 1
         assert not fd.call(verify_totp, user_id, c)
+
+
+def test_an_enrolment_can_be_confirmed_for_one_hour(fd: Frontdesk, clock: FrozenClock) -> None:
+    on_time, late = make_user(fd), make_user(fd)
+    first = fd.call(begin_totp_enrolment, on_time.id, CTX)
+    second = fd.call(begin_totp_enrolment, late.id, CTX)
+    clock.advance(timedelta(hours=1))
+    assert fd.call(confirm_totp, on_time.id, code(first, clock), CTX) is not None
+    clock.advance(timedelta(microseconds=1))
+    with pytest.raises(InvalidInput):
+        fd.call(confirm_totp, late.id, code(second, clock), CTX)
+
+
+def test_the_pending_enrolment_is_shown_again_until_confirmed(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd, username="dora")
+    assert fd.read(pending_enrolment, user.id) is None
+    enrolment = fd.call(begin_totp_enrolment, user.id, CTX)
+    again = fd.read(pending_enrolment, user.id)
+    assert again is not None
+    assert (again.secret, again.otpauth_uri) == (enrolment.secret, enrolment.otpauth_uri)
+    assert "dora" in again.qr_svg
+    fd.call(confirm_totp, user.id, code(enrolment, clock), CTX)
+    assert fd.read(pending_enrolment, user.id) is None
+    assert fd.read(pending_enrolment, user.id + 1000) is None
+    with pytest.raises(NotFound):
+        fd.call(begin_totp_enrolment, user.id + 1000, CTX)
+
+
+def test_the_secret_is_sealed_under_a_key_derived_from_frontdesk_secret(settings: Settings, clock: FrozenClock) -> None:
+    """With FRONTDESK_SECRET, from it; without (development only), from the empty string."""
+    for secret in ("s" * 40, None):
+        fd = Frontdesk(settings.model_copy(update={"secret": SecretStr(secret) if secret else None}), clock=clock)
+        try:
+            user = make_user(fd)
+            enrolment = fd.call(begin_totp_enrolment, user.id, CTX)
+            with fd.factory() as db:
+                box = db.scalars(select(TotpFactor.secret_box).where(TotpFactor.user_id == user.id)).one()
+        finally:
+            fd.close()
+        key = crypto.derive_key(secret or "", "totp-secret")
+        assert crypto.unseal(key, box, f"totp:{user.id}".encode()) == enrolment.secret.encode()

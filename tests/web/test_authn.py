@@ -3,6 +3,7 @@
 answer is the same on both routes, for HEAD and for a database outage, through `frontdesk serve`."""
 
 # No `from __future__ import annotations`: FastAPI must evaluate the library endpoint's annotations.
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -23,9 +24,12 @@ from frontdesk.web.authn import (
     TWO_SESSION_COOKIES,
     Credential,
     has_session_cookie,
+    identify,
+    identify_fast,
     read_credential,
 )
 from tests.databases import admin_engine, throwaway_database
+from tests.factories import make_session, make_user
 from tests.fast import fast_settings
 from tests.live import LiveServer, start_server
 from tests.waiting import wait_until
@@ -100,6 +104,73 @@ def test_the_refusal_says_which_case_it_is() -> None:
     assert "two different frontdesk-session cookies" in TWO_SESSION_COOKIES.message
     assert "Authorization" not in TWO_SESSION_COOKIES.message
     assert "both a frontdesk-session cookie and an Authorization header" in COOKIE_AND_HEADER.message
+
+
+@pytest.mark.parametrize(
+    ("authorization", "expected"),
+    [
+        ("bearer fdk_x", Credential("fdk_x", "bearer")),  # the scheme in any case
+        ("BEARER  fdk_x ", Credential("fdk_x", "bearer")),
+        ("Bearer " + "k" * 512, Credential("k" * 512, "bearer")),  # the longest token read
+        ("Bearer " + "k" * 513, Credential("", "bearer")),
+        ("Bearer ", Credential("", "bearer")),
+        ("Bearer", Credential("", "bearer")),
+        ("Bearer fdk_x fdk_y", Credential("", "bearer")),
+        ("Token fdk_x", Credential("", "bearer")),
+    ],
+)
+def test_a_bearer_token_is_read_strictly(authorization: str, expected: Credential) -> None:
+    assert read_credential(raw(("authorization", authorization))) == expected
+
+
+def test_cookie_values_at_and_over_the_length_limit_and_empty() -> None:
+    assert read_credential(raw(("cookie", "frontdesk-session=" + "c" * 512))) == Credential("c" * 512, "cookie")
+    assert read_credential(raw(("cookie", "frontdesk-session=" + "c" * 513))) == Credential("", "cookie")
+    assert read_credential(raw(("cookie", "frontdesk-session="))) is None  # an empty cookie: anonymous
+    assert read_credential(raw(("cookie", "frontdesk-sessions=x; xfrontdesk-session=y"))) is None
+
+
+def test_a_credential_says_its_kind_and_hides_its_token() -> None:
+    assert Credential(TOKEN_A, "bearer").is_api_key and not Credential(TOKEN_A, "cookie").is_api_key
+    assert TOKEN_A not in repr(Credential(TOKEN_A, "cookie"))
+    assert not has_session_cookie(raw(("authorization", "Bearer frontdesk-session=x")))
+
+
+def test_identify_looks_up_the_session_of_the_kind_presented(fd: Frontdesk) -> None:
+    user = make_user(fd)
+    browser = make_session(fd, user)
+    key = make_session(fd, user, is_api_key=True, long_lived=True)
+    found = identify(fd, raw(("cookie", f"frontdesk-session={browser.token}")))
+    assert isinstance(found, Principal) and (found.user_id, found.session_id) == (user.id, browser.session.id)
+    found = identify(fd, raw(("authorization", f"Bearer {key.token}")))
+    assert isinstance(found, Principal) and found.session_id == key.session.id
+    assert identify(fd, raw(("authorization", f"Bearer {browser.token}"))) is None  # a cookie's token as a key
+    assert identify(fd, raw(("cookie", f"frontdesk-session={key.token}"))) is None
+    assert identify(fd, raw(("authorization", f"Bearer {key.token}")), bearer=False) is None  # pages: cookies only
+    assert identify(fd, raw(("authorization", "Bearer"))) is None
+    assert identify(fd, raw(("cookie", A), ("cookie", B))) is TWO_SESSION_COOKIES
+    assert identify(fd, []) is None
+
+
+def test_the_fast_path_reads_alike_and_needs_postgresql(fd: Frontdesk) -> None:
+    # none of these reaches a lookup
+    assert asyncio.run(identify_fast(fd, raw(("cookie", A), ("cookie", B)))) is TWO_SESSION_COOKIES
+    assert asyncio.run(identify_fast(fd, raw(("authorization", "Basic x")))) is None
+    assert asyncio.run(identify_fast(fd, [])) is None
+    browser = make_session(fd, make_user(fd))
+
+    async def look_up() -> object:
+        try:
+            return await identify_fast(fd, raw(("cookie", f"frontdesk-session={browser.token}")))
+        finally:
+            await fd.close_async()
+
+    if fd.verify_lookup is None:  # SQLite
+        with pytest.raises(RuntimeError, match="PostgreSQL"):
+            asyncio.run(look_up())
+    else:
+        found = asyncio.run(look_up())
+        assert isinstance(found, Principal) and found.session_id == browser.session.id
 
 
 # --- through a server ----------------------------------------------------------------------------

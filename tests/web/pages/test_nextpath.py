@@ -51,3 +51,57 @@ def test_trusted_targets_are_kept(target: str) -> None:
 )
 def test_anything_else_goes_to_the_account_page(target: str | None) -> None:
     assert safe_next(target, SETTINGS) == DEFAULT_NEXT
+
+
+def test_the_length_limit_is_2048_characters() -> None:
+    longest = "/" + "a" * (2048 - 1)
+    assert safe_next(longest, SETTINGS) == longest
+    assert safe_next(longest + "a", SETTINGS) == DEFAULT_NEXT
+
+
+@pytest.mark.parametrize("char", [" ", "\x00", "\x1f", "\x7f"])
+def test_spaces_and_control_characters_are_refused(char: str) -> None:
+    assert safe_next(f"/account{char}x", SETTINGS) == DEFAULT_NEXT
+
+
+@pytest.mark.parametrize("char", ["!", "~", "\u00e9"])
+def test_the_printable_neighbours_of_refused_characters_are_kept(char: str) -> None:
+    assert safe_next(f"/account{char}x", SETTINGS) == f"/account{char}x"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://user@auth.example.com/",  # a username alone
+        "https://:pass@auth.example.com/",  # a password alone
+        "https://[auth.example.com/",  # not a URL
+        "ftp://auth.example.com/",
+        "https:///account",  # no host
+    ],
+)
+def test_credentials_in_a_url_or_no_url_at_all_go_to_the_account_page(target: str) -> None:
+    assert safe_next(target, SETTINGS) == DEFAULT_NEXT
+
+
+@pytest.mark.parametrize(
+    ("public_url", "target"),
+    [
+        ("http://localhost", "http://localhost:80/x"),  # http's default port, written or not
+        ("http://localhost:80", "http://localhost/x"),
+        ("https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443/x"),  # an IPv6 host keeps its brackets
+        ("https://[2001:db8::1]", "https://[2001:db8::1]:443/x"),
+    ],
+)
+def test_default_ports_and_ipv6_hosts_name_the_same_origin(public_url: str, target: str) -> None:
+    assert safe_next(target, Settings(public_url=public_url)) == target
+
+
+def test_another_port_of_an_http_or_ipv6_origin_is_another_origin() -> None:
+    assert safe_next("http://localhost:8080/x", Settings(public_url="http://localhost")) == DEFAULT_NEXT
+    assert safe_next("https://[2001:db8::1]:9443/", Settings(public_url="https://[2001:db8::1]:8443")) == DEFAULT_NEXT
+
+
+def test_a_malformed_allowed_origin_trusts_nothing() -> None:
+    settings = Settings(public_url="https://auth.example.com", allowed_origins=("https://app.example.com:99999",))
+    assert safe_next("https://app.example.com:99999/", settings) == DEFAULT_NEXT
+    assert safe_next("https://auth.example.com/x", settings) == "https://auth.example.com/x"
