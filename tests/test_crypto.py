@@ -101,8 +101,9 @@ def test_an_empty_plaintext_seals_into_the_shortest_box() -> None:
     box = crypto.seal(key, b"", b"ad")
     assert len(box) == 1 + 12 + 16 and box[:1] == b"\x01"
     assert crypto.unseal(key, box, b"ad") == b""
-    with pytest.raises(SealBroken):
-        crypto.unseal(key, box[:-1], b"ad")
+    for short in (box[:-1], box[:5], b"\x01", b""):  # too short to hold a nonce and a tag: refused unread
+        with pytest.raises(SealBroken):
+            crypto.unseal(key, short, b"ad")
 
 
 def test_sealed_text_opens_only_with_its_secret_and_purpose() -> None:
@@ -143,6 +144,15 @@ def test_hashing_runs_on_one_low_priority_thread_per_usable_cpu() -> None:
     ran = hasher._threads.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
     assert ran == min(19, base + 10)
     assert hasher._threads._max_workers == len(os.sched_getaffinity(0))
+
+
+def test_one_usable_cpu_means_one_hashing_thread() -> None:
+    usable = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(usable)})
+    try:
+        assert crypto.PasswordHasher(CHEAP)._threads._max_workers == 1
+    finally:
+        os.sched_setaffinity(0, usable)
 
 
 def test_32_hashes_may_wait_and_the_33rd_is_refused() -> None:

@@ -16,15 +16,21 @@ tree, and `git diff --exit-code src` afterwards if a run was interrupted.
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import functools
+import os
 import shlex
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped]
+from cosmic_ray.work_item import WorkerOutcome, WorkResult  # type: ignore[import-untyped]
 
 from tests.mutation.equivalent import EQUIVALENT
 
@@ -32,11 +38,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "mutation"
 REPORT = ROOT / "docs" / "mutation-report.md"
 # SQLite only and no third-party pytest plugins but the timeout: each mutant pays pytest's start-up
-# again, and on a shared machine that start-up is most of the cost
-PYTEST = (
-    f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -m pytest -x -q -p no:cacheprovider -p pytest_timeout "
-    '-o addopts= --timeout=120 -k \\"not postgresql\\"'
-)
+# again, and on a shared machine that start-up is most of the cost (hence also the fork server)
+PYTEST_ARGS = '-x -q -p no:cacheprovider -p pytest_timeout -o addopts= --timeout=120 -k \\"not postgresql\\"'
+PYTEST = f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -m pytest {PYTEST_ARGS}"
+FORKSERVER = ROOT / "tests" / "mutation" / "forkserver.py"
+CLIENT = ROOT / "tests" / "mutation" / "client.py"
+SKIPPED = "not run: in a type annotation (never evaluated)"
 MUTANT_TIMEOUT = 240.0  # seconds per mutant's test run (a hang counts as killed)
 
 
@@ -83,10 +90,45 @@ def _config(group: Group) -> Path:
         f"module-path = [{modules}]\n"
         f"timeout = {MUTANT_TIMEOUT}\n"
         "excluded-modules = []\n"
-        f'test-command = "{PYTEST} {" ".join(group.tests)}"\n'
+        f'test-command = "{_client(group)} {PYTEST_ARGS} {" ".join(group.tests)}"\n'
         '\n[cosmic-ray.distributor]\nname = "local"\n'
     )
     return path
+
+
+def _socket(group: Group) -> Path:
+    return BUILD / f"{group.name}.sock"
+
+
+def _client(group: Group) -> str:
+    return f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -S {CLIENT} {_socket(group)}"
+
+
+@contextlib.contextmanager
+def fork_server(group: Group) -> Iterator[None]:
+    """The group's fork server (tests/mutation/forkserver.py) while its mutants run; it must pass
+    the unmutated tests first, through the same client cosmic-ray uses."""
+    sock = _socket(group)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    sock.unlink(missing_ok=True)
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    server = subprocess.Popen(
+        [sys.executable, str(FORKSERVER), str(sock), str(MUTANT_TIMEOUT)], cwd=ROOT, env=env, stdout=subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        if not server.stdout.readline().startswith(b"fork server ready"):
+            raise RuntimeError("the fork server did not start")
+        check = subprocess.run(
+            shlex.split(f"{_client(group)} {PYTEST_ARGS}".replace("\\", "")) + list(group.tests), cwd=ROOT
+        )
+        if check.returncode != 0:
+            raise RuntimeError(f"the unmutated tests fail through the fork server ({check.returncode})")
+        yield
+    finally:
+        server.terminate()
+        server.wait(30)
+        sock.unlink(missing_ok=True)
 
 
 def run(group: Group) -> str:
@@ -100,7 +142,11 @@ def run(group: Group) -> str:
     if baseline.returncode != 0:
         return f"| {group.name} | {', '.join(group.modules)} | baseline tests failed: not run | | | | | |"
     subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)], check=True, cwd=ROOT)
-    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], check=True, cwd=ROOT)
+    skip_annotations(session)
+    with fork_server(group):
+        subprocess.run(
+            [sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], check=True, cwd=ROOT
+        )
     _add_minutes(group, started, replace=True)
     return summarise(group)
 
@@ -113,19 +159,35 @@ def retest(group: Group) -> str:
     config = _config(group)
     with sqlite3.connect(session) as conn:
         rows = conn.execute(
-            "SELECT r.job_id, m.module_path, m.operator_name, m.occurrence, r.diff FROM work_results r "
-            "JOIN mutation_specs m ON m.job_id = r.job_id WHERE r.test_outcome = 'SURVIVED'"
+            "SELECT r.job_id, m.module_path, m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, r.diff "
+            "FROM work_results r JOIN mutation_specs m ON m.job_id = r.job_id WHERE r.test_outcome = 'SURVIVED'"
         ).fetchall()
         again = [
             job
-            for job, module, operator, occurrence, diff in rows
-            if (Path(module).as_posix(), operator, occurrence) not in EQUIVALENT and not equivalent_by_shape(diff or "")
+            for job, module, operator, occurrence, row, col, diff in rows
+            if (Path(module).as_posix(), operator, occurrence) not in EQUIVALENT
+            and not equivalent_by_shape(diff or "")
+            and not in_annotation(module, (row, col))
         ]
         conn.executemany("DELETE FROM work_results WHERE job_id = ?", [(job,) for job in again])
-    print(f"{group.name}: re-running {len(again)} surviving mutants", flush=True)
-    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], check=True, cwd=ROOT)
+    skip_annotations(session)
+    print(f"{group.name}: re-running {len(again)} surviving mutants (and any not run yet)", flush=True)
+    with fork_server(group):
+        subprocess.run(
+            [sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], check=True, cwd=ROOT
+        )
     _add_minutes(group, started, replace=False)
     return summarise(group)
+
+
+def skip_annotations(session: Path) -> None:
+    """Mark the mutants inside type annotations as skipped (not run): equivalent by construction
+    (see `in_annotation`), and in a typed code base a large share of all mutants."""
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in list(db.pending_work_items):
+            mutation = item.mutations[0]
+            if in_annotation(str(mutation.module_path), mutation.start_pos):
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=SKIPPED))
 
 
 def _add_minutes(group: Group, started: float, *, replace: bool) -> None:
@@ -141,17 +203,24 @@ def summarise(group: Group) -> str:
     session = BUILD / f"{group.name}.sqlite"
     timing = BUILD / f"{group.name}.minutes"
     minutes = f"{timing.read_text()} min" if timing.exists() else "stopped"
-    killed, survivors, equivalent, incompetent = 0, [], 0, 0
+    killed, survivors, equivalent, incompetent, skipped = 0, [], 0, 0, 0
     with use_db(str(session), WorkDB.Mode.open) as db:
         total = db.num_work_items
         for item, result in db.completed_work_items:
             mutation = item.mutations[0]
             key = (Path(mutation.module_path).as_posix(), mutation.operator_name, mutation.occurrence)
-            if result.test_outcome == "incompetent":
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                equivalent += 1
+                skipped += 1
+            elif result.test_outcome == "incompetent":
                 incompetent += 1
             elif result.is_killed:
                 killed += 1
-            elif key in EQUIVALENT or equivalent_by_shape(result.diff or ""):
+            elif (
+                key in EQUIVALENT
+                or equivalent_by_shape(result.diff or "")
+                or in_annotation(mutation.module_path, mutation.start_pos)
+            ):
                 equivalent += 1
             else:
                 survivors.append(f"## {key[0]} {key[1]} #{key[2]} line {mutation.start_pos[0]}\n{result.diff}\n")
@@ -163,9 +232,40 @@ def summarise(group: Group) -> str:
         f"| {equivalent} | {score:.1f} % | {minutes} |"
     )
     (BUILD / f"{group.name}.txt").write_text(
-        f"{line}\nincompetent (did not import): {incompetent}\n\n" + "\n".join(survivors)
+        f"{line}\nincompetent (did not import): {incompetent}\n"
+        f"equivalent, of which not run because they lie in a type annotation: {skipped}\n\n" + "\n".join(survivors)
     )
     return line
+
+
+def in_annotation(module_path: str, position: tuple[int, int]) -> bool:
+    """Whether the mutated node lies in a type annotation of a module with `from __future__ import
+    annotations`: such annotations are strings, never evaluated, so `str | None` turned into
+    `str + None` (and the like) changes nothing. (Where a framework does evaluate one, SQLAlchemy's
+    `Mapped[...]`, pydantic, FastAPI, the mutant raises at import and is killed, never seen here.)"""
+    return any(start <= tuple(position) < end for start, end in _annotation_spans(module_path))
+
+
+@functools.cache
+def _annotation_spans(module_path: str) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
+    tree = ast.parse((ROOT / module_path).read_text())
+    future = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(a.name == "annotations" for a in node.names)
+        for node in tree.body
+    )
+    if not future:
+        return ()
+    annotations: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            annotations.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    return tuple(((a.lineno, a.col_offset), (a.end_lineno or a.lineno, a.end_col_offset or 0)) for a in annotations)
 
 
 def equivalent_by_shape(diff: str) -> bool:

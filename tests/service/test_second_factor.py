@@ -29,6 +29,7 @@ from frontdesk.service.results import AuthResult
 from frontdesk.service.second_factor import (
     complete_second_factor,
     login_with_passkey,
+    second_step_methods,
     webauthn_authentication_options,
 )
 from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
@@ -246,3 +247,69 @@ def test_one_challenge_completed_50_times_at_once_makes_one_session(settings: Se
                 select(SecondFactorChallenge.used_at).where(SecondFactorChallenge.user_id == alice.user.id)
             )
         assert sessions == 1 and used is not None
+
+
+def test_the_second_step_page_learns_the_methods_without_using_an_attempt(fd: Frontdesk, alice: Enrolled) -> None:
+    pending = challenge_for(fd, alice.user)
+    for _ in range(6):  # reading counts nothing: more reads than attempts
+        assert fd.read(second_step_methods, pending.challenge) == ["totp", "webauthn", "recovery_code"]
+    for unknown in ("", "x" * 513, "no-such-challenge"):
+        assert fd.read(second_step_methods, unknown) is None
+    result = fd.call(complete_second_factor, pending.challenge, CTX, totp_code=alice.code())
+    assert result.user.id == alice.user.id
+    assert fd.read(second_step_methods, pending.challenge) is None  # used
+
+
+def test_the_methods_end_with_the_attempts_and_the_lifetime(fd: Frontdesk, alice: Enrolled) -> None:
+    spent, expiring = challenge_for(fd, alice.user), challenge_for(fd, alice.user)
+    for _ in range(5):
+        with pytest.raises(InvalidCode):
+            fd.call(complete_second_factor, spent.challenge, CTX, recovery_code="0000000000000000000000000")
+    assert fd.read(second_step_methods, spent.challenge) is None
+    alice.clock.advance(CHALLENGE_TTL)
+    assert fd.read(second_step_methods, expiring.challenge) is not None
+    alice.clock.advance(timedelta(microseconds=1))
+    assert fd.read(second_step_methods, expiring.challenge) is None
+
+
+@pytest.mark.parametrize("challenge", ["", "x" * 513])
+def test_an_empty_or_over_long_challenge_is_refused(fd: Frontdesk, alice: Enrolled, challenge: str) -> None:
+    with pytest.raises(TokenInvalid):
+        fd.call(complete_second_factor, challenge, CTX, totp_code=alice.code())
+
+
+def test_a_code_and_a_key_answer_together_are_refused(fd: Frontdesk, alice: Enrolled) -> None:
+    pending = challenge_for(fd, alice.user)
+    answer = alice.key.assertion(fd.call(webauthn_authentication_options, pending.challenge))
+    with pytest.raises(InvalidInput):
+        fd.call(complete_second_factor, pending.challenge, CTX, totp_code=alice.code(), webauthn_response=answer)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_reset_finished_by_the_second_step_keeps_api_keys_only_when_asked(
+    fd: Frontdesk, alice: Enrolled, keep: bool
+) -> None:
+    key = make_session(fd, alice.user, is_api_key=True, long_lived=True)
+    browser = make_session(fd, alice.user)
+    new_hash = fd.deps.hasher.hash("a brand new passphrase")
+    pending = challenge_for(
+        fd, alice.user, purpose="reset", first_factor="email_link", new_password_hash=new_hash, keep_api_keys=keep
+    )
+    result = fd.call(complete_second_factor, pending.challenge, CTX, recovery_code=alice.codes[1])
+    assert session_of(fd, result).factor_list == ["email_link", "recovery_code"]
+    with fd.factory() as db:
+        key_row, browser_row = db.get(UserSession, key.session.id), db.get(UserSession, browser.session.id)
+        assert key_row is not None and browser_row is not None
+        assert (key_row.deleted is None) is keep
+        assert browser_row.deleted is not None
+
+
+def test_a_passkey_of_a_deleted_account_signs_no_one_in(fd: Frontdesk, alice: Enrolled) -> None:
+    options = fd.call(webauthn_authentication_options, None)
+    with fd.factory() as db:
+        row = db.get(User, alice.user.id)
+        assert row is not None
+        row.is_deleted = True
+        db.commit()
+    with pytest.raises(InvalidCredentials):
+        fd.call(login_with_passkey, alice.key.assertion(options), False, CTX)
