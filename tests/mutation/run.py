@@ -71,7 +71,25 @@ GROUPS = (
     Group(
         "credentials",
         (W + "credentials.py", W + "authn.py"),
-        ("tests/web/test_credentials.py", "tests/web/test_authn.py::" + "test_every_cookie_header_is_read"),
+        (
+            "tests/web/test_credentials.py",
+            *(
+                "tests/web/test_authn.py::" + name
+                for name in (
+                    "test_every_cookie_header_is_read",
+                    "test_pages_read_cookies_only",
+                    "test_the_csrf_check_sees_a_session_cookie_in_any_header",
+                    "test_the_refusal_says_which_case_it_is",
+                    "test_a_bearer_token_is_read_strictly",
+                    "test_cookie_values_at_and_over_the_length_limit_and_empty",
+                    "test_a_credential_says_its_kind_and_hides_its_token",
+                    "test_identify_looks_up_the_session_of_the_kind_presented",
+                    "test_the_fast_path_reads_alike_and_needs_postgresql",
+                )
+            ),
+            "tests/web/test_proxy.py::test_requests_from_a_private_address_without_trusted_proxies_warn_once",
+            "tests/web/test_proxy.py::test_forwarded_for_entries_parse_to_their_address",
+        ),
     ),
     Group(
         "sessions",
