@@ -5,12 +5,37 @@ from __future__ import annotations
 
 _ANNOTATION = "the `|` of a type annotation (never evaluated: `from __future__ import annotations`)"
 CSRF = "src/frontdesk/web/pages/csrf.py"
+CRYPTO = "src/frontdesk/crypto.py"
+NEXTPATH = "src/frontdesk/web/pages/nextpath.py"
+_SAME_VALUE = "`1 + 12 (+ 16)` written with `|` or `^` has the same value (13, 29): no bit of the operands overlaps"
+_SHORT_BOX = "a box one byte short of nonce + tag still fails: AES-GCM refuses a ciphertext shorter than its tag"
+_ONE_CPU_OR_MORE = "`max(1, n)` with n >= 1 already (a CPU count, or `or 1`): the floor changes nothing"
 
 EQUIVALENT: dict[tuple[str, str, int], str] = {
     **{
         (CSRF, f"core/ReplaceBinaryOperator_BitOr_{op}", 0): _ANNOTATION
         for op in ("Add", "Mul", "Mod", "LShift", "BitXor")
     },
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_Mul", 5): _SHORT_BOX,
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 5): _SAME_VALUE,
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_BitXor", 5): _SAME_VALUE,
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 6): _SAME_VALUE,
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_BitXor", 6): _SAME_VALUE,
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 7): _SAME_VALUE,
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_BitXor", 7): _SAME_VALUE,
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 8): _SAME_VALUE,
+    (CRYPTO, "core/ReplaceBinaryOperator_Add_BitXor", 8): _SAME_VALUE,
+    (CRYPTO, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): (
+        "`box[:1] is not b'\\x01'`: CPython keeps one object per one-byte bytes value, so identity is equality here"
+    ),
+    (CRYPTO, "core/NumberReplacer", 39): _ONE_CPU_OR_MORE,
+    (CRYPTO, "core/NumberReplacer", 41): _ONE_CPU_OR_MORE,
+    (CRYPTO, "core/NumberReplacer", 46): (
+        "the decoy hash's random password is 17 bytes instead of 16: still a password no one knows"
+    ),
+    (NEXTPATH, "core/ReplaceComparisonOperator_Eq_GtE", 0): (
+        '`scheme >= "https"` where the scheme is already known to be "http" or "https": the same answer for both'
+    ),
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from frontdesk.settings import Settings
-from frontdesk.web.pages.nextpath import DEFAULT_NEXT, safe_next
+from frontdesk.web.pages.nextpath import DEFAULT_NEXT, safe_next, trusted_origins
 
 SETTINGS = Settings(public_url="https://auth.example.com", allowed_origins=("https://app.example.com:8443",))
 
@@ -105,3 +105,16 @@ def test_a_malformed_allowed_origin_trusts_nothing() -> None:
     settings = Settings(public_url="https://auth.example.com", allowed_origins=("https://app.example.com:99999",))
     assert safe_next("https://app.example.com:99999/", settings) == DEFAULT_NEXT
     assert safe_next("https://auth.example.com/x", settings) == "https://auth.example.com/x"
+
+
+def test_trusted_origins_are_written_as_browsers_write_an_origin() -> None:
+    """They are also the page's CSP `form-action` sources: lower case, no default port, IPv6 in brackets."""
+    settings = Settings(
+        public_url="https://Auth.Example.com:443",
+        allowed_origins=("https://[2001:db8::1]:8443", "http://app.example.com:80"),
+    )
+    assert trusted_origins(settings) == {
+        "https://auth.example.com",
+        "https://[2001:db8::1]:8443",
+        "http://app.example.com",
+    }
