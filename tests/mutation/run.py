@@ -99,10 +99,24 @@ GROUPS = (
             "tests/web/test_proxy.py::test_forwarded_for_entries_parse_to_their_address",
         ),
     ),
+    # session validity: the rule in Python and SQL (models), and the queries that use it (store)
     Group(
-        "sessions",
-        ("src/frontdesk/models/session.py", "src/frontdesk/store/sessions.py"),
-        ("tests/models/test_validity.py", T + "test_sessions.py"),
+        "session",
+        ("src/frontdesk/models/session.py",),
+        (
+            "tests/models/test_validity.py",
+            "tests/test_migrations.py::test_autogenerate_finds_no_difference_after_migrating",
+            T + "test_sessions.py",
+        ),
+    ),
+    Group(
+        "session_store",
+        ("src/frontdesk/store/sessions.py",),
+        (
+            T + "test_sessions.py",
+            "tests/models/test_validity.py",
+            "tests/test_cli.py::test_cleanup_deletes_only_long_dead_sessions",
+        ),
     ),
 )
 
