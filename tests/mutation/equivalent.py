@@ -7,6 +7,8 @@ _ANNOTATION = "the `|` of a type annotation (never evaluated: `from __future__ i
 CSRF = "src/frontdesk/web/pages/csrf.py"
 CRYPTO = "src/frontdesk/crypto.py"
 NEXTPATH = "src/frontdesk/web/pages/nextpath.py"
+RECOVERY = "src/frontdesk/service/recovery.py"
+_SMALL_INT = "`is` for `==` between small ints (a length and 25): CPython keeps one object per int from -5 to 256"
 _SAME_VALUE = "`1 + 12 (+ 16)` written with `|` or `^` has the same value (13, 29): no bit of the operands overlaps"
 _SHORT_BOX = "a box one byte short of nonce + tag still fails: AES-GCM refuses a ciphertext shorter than its tag"
 _ONE_CPU_OR_MORE = "`max(1, n)` with n >= 1 already (a CPU count, or `or 1`): the floor changes nothing"
@@ -36,6 +38,7 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (NEXTPATH, "core/ReplaceComparisonOperator_Eq_GtE", 0): (
         '`scheme >= "https"` where the scheme is already known to be "http" or "https": the same answer for both'
     ),
+    (RECOVERY, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): _SMALL_INT,
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from frontdesk import crypto
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import InvalidInput
-from frontdesk.models import RecoveryCode
+from frontdesk.models import AuthEvent, RecoveryCode
 from frontdesk.runtime import Frontdesk
 from frontdesk.service import recovery
 from frontdesk.service.context import RequestContext
@@ -120,3 +120,13 @@ def test_a_malformed_code_uses_nothing(fd: Frontdesk, clock: FrozenClock) -> Non
     assert not fd.call(use_recovery_code, user_id, codes[0][:-1], CTX)
     assert not fd.call(use_recovery_code, user_id, "", CTX)
     assert fd.read(recovery_codes_left, user_id) == 10
+
+
+def test_removing_the_codes_is_audited_only_when_there_were_some(fd: Frontdesk, clock: FrozenClock) -> None:
+    user_id, _ = with_codes(fd, clock)
+    fd.call(recovery.remove_recovery_codes, user_id, CTX)
+    fd.call(recovery.remove_recovery_codes, user_id, CTX)  # none left: nothing happened, nothing recorded
+    assert fd.read(recovery_codes_left, user_id) == 0
+    with fd.factory() as db:
+        events = db.scalars(select(AuthEvent.event).where(AuthEvent.user_id == user_id)).all()
+    assert events.count("recovery_codes.removed") == 1
