@@ -41,7 +41,7 @@ def test_seal_round_trip_with_random_nonces() -> None:
     assert crypto.unseal(key, first, b"totp:1") == b"JBSWY3DPEHPK3PXP"
 
 
-@pytest.mark.parametrize("what", ["key", "associated_data", "ciphertext", "nonce", "version", "truncated"])
+@pytest.mark.parametrize("what", ["key", "associated_data", "ciphertext", "nonce", "version", "version 0", "truncated"])
 def test_seal_refuses_anything_changed(what: str) -> None:
     key = crypto.derive_key(ROOT, "test")
     box = crypto.seal(key, b"secret", b"totp:1")
@@ -56,6 +56,8 @@ def test_seal_refuses_anything_changed(what: str) -> None:
         box = box[:1] + bytes([box[1] ^ 1]) + box[2:]
     elif what == "version":
         box = b"\x02" + box[1:]
+    elif what == "version 0":  # the version byte is not under the tag: it is checked on its own
+        box = b"\x00" + box[1:]
     else:
         box = box[:20]
     with pytest.raises(SealBroken):
@@ -80,7 +82,8 @@ def test_digests_are_sha256_of_the_utf8_bytes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("token", "masked"), [("abcdefgh", "abcd\u2026"), ("abcde", "abcd\u2026"), ("abcd", "\u2026"), ("", "\u2026")]
+    ("token", "masked"),
+    [("abcdefgh", "abcd\u2026"), ("abcde", "abcd\u2026"), ("abcd", "\u2026"), ("abc", "\u2026"), ("", "\u2026")],
 )
 def test_a_masked_token_shows_at_most_four_characters(token: str, masked: str) -> None:
     assert crypto.mask(token) == masked
@@ -144,6 +147,15 @@ def test_hashing_runs_on_one_low_priority_thread_per_usable_cpu() -> None:
     ran = hasher._threads.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
     assert ran == min(19, base + 10)
     assert hasher._threads._max_workers == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(("count", "threads"), [(None, 1), (1, 1), (3, 3)])
+def test_without_cpu_affinity_the_cpu_count_decides(
+    monkeypatch: pytest.MonkeyPatch, count: int | None, threads: int
+) -> None:
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: count)
+    assert crypto.PasswordHasher(CHEAP)._threads._max_workers == threads
 
 
 def test_one_usable_cpu_means_one_hashing_thread() -> None:

@@ -10,7 +10,10 @@ NEXTPATH = "src/frontdesk/web/pages/nextpath.py"
 RECOVERY = "src/frontdesk/service/recovery.py"
 _SMALL_INT = "`is` for `==` between small ints (a length and 25): CPython keeps one object per int from -5 to 256"
 _SAME_VALUE = "`1 + 12 (+ 16)` written with `|` or `^` has the same value (13, 29): no bit of the operands overlaps"
-_SHORT_BOX = "a box one byte short of nonce + tag still fails: AES-GCM refuses a ciphertext shorter than its tag"
+_SHORT_BOX = (
+    "a lower minimum box length (13 to 28, not 29) changes nothing: a box that holds the 12-byte nonce but not "
+    "the 16-byte tag still fails, since AES-GCM refuses a ciphertext shorter than its tag (SealBroken)"
+)
 _ONE_CPU_OR_MORE = "`max(1, n)` with n >= 1 already (a CPU count, or `or 1`): the floor changes nothing"
 
 EQUIVALENT: dict[tuple[str, str, int], str] = {
@@ -18,7 +21,22 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         (CSRF, f"core/ReplaceBinaryOperator_BitOr_{op}", 0): _ANNOTATION
         for op in ("Add", "Mul", "Mod", "LShift", "BitXor")
     },
-    (CRYPTO, "core/ReplaceBinaryOperator_Add_Mul", 5): _SHORT_BOX,
+    **{
+        (CRYPTO, op, occurrence): _SHORT_BOX
+        for op, occurrence in (
+            ("core/ReplaceBinaryOperator_Add_Mul", 5),  # 1 * 12 + 16 = 28
+            ("core/ReplaceBinaryOperator_Add_Div", 5),  # 16.08
+            ("core/ReplaceBinaryOperator_Add_FloorDiv", 5),  # 16
+            ("core/ReplaceBinaryOperator_Add_Mod", 5),  # 17
+            ("core/ReplaceBinaryOperator_Add_Pow", 5),  # 17
+            ("core/ReplaceBinaryOperator_Add_Mod", 6),  # 1 + 12 % 16 = 13
+            ("core/NumberReplacer", 15),  # 0 + 12 + 16
+            ("core/NumberReplacer", 17),  # 1 + 12 + 15
+        )
+    },
+    (CRYPTO, "core/ReplaceComparisonOperator_Gt_GtE", 1): (
+        "`max_waiting >= 0`: a queue of 0 (`BoundedSemaphore(0)`) refuses every hash, as no queue does"
+    ),
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 5): _SAME_VALUE,
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitXor", 5): _SAME_VALUE,
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 6): _SAME_VALUE,
