@@ -64,7 +64,7 @@ GROUPS = (
     Group("recovery", (S + "recovery.py",), (T + "test_recovery.py", T + "test_factor_events.py")),
     Group("totp", (S + "totp.py",), (T + "test_totp.py", T + "test_factor_events.py")),
     Group("nextpath", (W + "pages/nextpath.py",), ("tests/web/pages/test_nextpath.py",)),
-    Group("ratelimit", (S + "ratelimit.py",), (T + "test_ratelimit.py",)),
+    Group("ratelimit", (S + "ratelimit.py",), (T + "test_ratelimit_windows.py", T + "test_ratelimit.py")),
     Group("second_factor", (S + "second_factor.py",), (T + "test_second_factor.py",)),
     Group(
         "crypto",
