@@ -153,7 +153,12 @@ def fork_server(group: Group) -> Iterator[None]:
     sock.unlink(missing_ok=True)
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     server = subprocess.Popen(
-        [sys.executable, str(FORKSERVER), str(sock), str(MUTANT_TIMEOUT)], cwd=ROOT, env=env, stdout=subprocess.PIPE
+        # the server ends a hung run before cosmic-ray would kill its client: the next mutant's run then
+        # never waits behind it (a hang is a kill either way)
+        [sys.executable, str(FORKSERVER), str(sock), str(MUTANT_TIMEOUT - 40)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
     )
     try:
         assert server.stdout is not None
