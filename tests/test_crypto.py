@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -192,6 +193,12 @@ def test_32_hashes_may_wait_and_the_33rd_is_refused() -> None:
 
 
 def test_no_queue_means_every_hash_is_refused() -> None:
-    with pytest.raises(Overloaded):
-        crypto.PasswordHasher(CHEAP, max_waiting=0).hash("x")
+    for none in (0, -1):
+        with pytest.raises(Overloaded):
+            crypto.PasswordHasher(CHEAP, max_waiting=none).hash("x")
     assert crypto.PasswordHasher(CHEAP, max_waiting=1).verify(None, "x") is False
+
+
+def test_hashing_parameters_cannot_change_once_made() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CHEAP.time_cost = 2  # type: ignore[misc]

@@ -8,6 +8,7 @@ CSRF = "src/frontdesk/web/pages/csrf.py"
 CRYPTO = "src/frontdesk/crypto.py"
 NEXTPATH = "src/frontdesk/web/pages/nextpath.py"
 RECOVERY = "src/frontdesk/service/recovery.py"
+TOTP = "src/frontdesk/service/totp.py"
 _SMALL_INT = "`is` for `==` between small ints (a length and 25): CPython keeps one object per int from -5 to 256"
 _SAME_VALUE = "`1 + 12 (+ 16)` written with `|` or `^` has the same value (13, 29): no bit of the operands overlaps"
 _SHORT_BOX = (
@@ -34,8 +35,18 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
             ("core/NumberReplacer", 17),  # 1 + 12 + 15
         )
     },
-    (CRYPTO, "core/ReplaceComparisonOperator_Gt_GtE", 1): (
-        "`max_waiting >= 0`: a queue of 0 (`BoundedSemaphore(0)`) refuses every hash, as no queue does"
+    **{
+        (CRYPTO, op, occurrence): (
+            "`max_waiting >= 0` (or `> -1`): a queue of 0 (`BoundedSemaphore(0)`) refuses every hash, as no queue does"
+        )
+        for op, occurrence in (("core/ReplaceComparisonOperator_Gt_GtE", 1), ("core/NumberReplacer", 45))
+    },
+    (CRYPTO, "core/ReplaceTrueWithFalse", 1): (
+        "`Argon2Parameters` without `slots`: frozen, it refuses new attributes either way; only its memory differs"
+    ),
+    (CRYPTO, "core/NumberReplacer", 47): "the decoy hash's random password is 15 bytes instead of 16: still unknown",
+    (TOTP, "core/ReplaceComparisonOperator_NotEq_Gt", 0): (
+        "`len(code) > 6` lets a shorter code on: it then equals no 6-digit code (`compare_digest` of another length)"
     ),
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 5): _SAME_VALUE,
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitXor", 5): _SAME_VALUE,
@@ -50,9 +61,7 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ),
     (CRYPTO, "core/NumberReplacer", 39): _ONE_CPU_OR_MORE,
     (CRYPTO, "core/NumberReplacer", 41): _ONE_CPU_OR_MORE,
-    (CRYPTO, "core/NumberReplacer", 46): (
-        "the decoy hash's random password is 17 bytes instead of 16: still a password no one knows"
-    ),
+    (CRYPTO, "core/NumberReplacer", 46): "the decoy hash's random password is 17 bytes instead of 16: still unknown",
     (NEXTPATH, "core/ReplaceComparisonOperator_Eq_GtE", 0): (
         '`scheme >= "https"` where the scheme is already known to be "http" or "https": the same answer for both'
     ),
