@@ -59,6 +59,7 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (CRYPTO, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): (
         "`box[:1] is not b'\\x01'`: CPython keeps one object per one-byte bytes value, so identity is equality here"
     ),
+    (CRYPTO, "core/NumberReplacer", 35): _ONE_CPU_OR_MORE,
     (CRYPTO, "core/NumberReplacer", 39): _ONE_CPU_OR_MORE,
     (CRYPTO, "core/NumberReplacer", 41): _ONE_CPU_OR_MORE,
     (CRYPTO, "core/NumberReplacer", 46): "the decoy hash's random password is 17 bytes instead of 16: still unknown",
