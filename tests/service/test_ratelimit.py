@@ -185,3 +185,30 @@ def test_40_concurrent_wrong_guesses_from_one_address_make_exactly_the_ip_limit_
     )
     assert hasher.checks == limit
     assert outcomes == ["invalid"] * limit + ["limited"] * (40 - limit)
+
+
+def test_attempts_refused_by_a_name_limit_do_not_count_against_the_address(fd: Frontdesk) -> None:
+    strict = Frontdesk(
+        fd.settings.model_copy(update={"login_failures_per_account": 2, "login_failures_per_ip": 5}),
+        clock=fd.deps.clock,
+    )
+    try:
+        make_user(strict, username="victim")
+        one_address = RequestContext(ip_address="203.0.113.60", user_agent="pytest")
+
+        def attempt(login: str) -> None:
+            strict.call(login_with_password, login, "wrong guess", False, one_address)
+
+        for _ in range(2):
+            with pytest.raises(InvalidCredentials):
+                attempt("victim")
+        for _ in range(5):  # over the name's limit: refused before any check, so no failure here
+            with pytest.raises(RateLimited):
+                attempt("victim")
+        for i in range(3):  # the address has had 2 failures of its 5
+            with pytest.raises(InvalidCredentials):
+                attempt(f"other{i}")
+        with pytest.raises(RateLimited):
+            attempt("other3")
+    finally:
+        strict.close()
