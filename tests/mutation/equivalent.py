@@ -9,7 +9,9 @@ CRYPTO = "src/frontdesk/crypto.py"
 NEXTPATH = "src/frontdesk/web/pages/nextpath.py"
 RECOVERY = "src/frontdesk/service/recovery.py"
 TOTP = "src/frontdesk/service/totp.py"
-_SMALL_INT = "`is` for `==` between small ints (a length and 25): CPython keeps one object per int from -5 to 256"
+_SMALL_INT = (
+    "`is` for `==` between small ints (a length and a constant): CPython keeps one int object each from -5 to 256"
+)
 _SAME_VALUE = "`1 + 12 (+ 16)` written with `|` or `^` has the same value (13, 29): no bit of the operands overlaps"
 _SHORT_BOX = (
     "a lower minimum box length (13 to 28, not 29) changes nothing: a box that holds the 12-byte nonce but not "
@@ -45,9 +47,13 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "`Argon2Parameters` without `slots`: frozen, it refuses new attributes either way; only its memory differs"
     ),
     (CRYPTO, "core/NumberReplacer", 47): "the decoy hash's random password is 15 bytes instead of 16: still unknown",
-    (TOTP, "core/ReplaceComparisonOperator_NotEq_Gt", 0): (
-        "`len(code) > 6` lets a shorter code on: it then equals no 6-digit code (`compare_digest` of another length)"
-    ),
+    **{
+        (TOTP, op, 0): (
+            "`len(code) > 6` or `< 6` lets a code of another length on: it equals no 6-digit code (`compare_digest`)"
+        )
+        for op in ("core/ReplaceComparisonOperator_NotEq_Gt", "core/ReplaceComparisonOperator_NotEq_Lt")
+    },
+    (TOTP, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): _SMALL_INT,
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 5): _SAME_VALUE,
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitXor", 5): _SAME_VALUE,
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 6): _SAME_VALUE,
