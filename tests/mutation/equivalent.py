@@ -54,6 +54,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         for op in ("core/ReplaceComparisonOperator_NotEq_Gt", "core/ReplaceComparisonOperator_NotEq_Lt")
     },
     (TOTP, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): _SMALL_INT,
+    (TOTP, "core/ReplaceTrueWithFalse", 1): (
+        "`TotpEnrolment` without `slots`: frozen, it refuses new attributes either way; only its memory differs"
+    ),
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 5): _SAME_VALUE,
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitXor", 5): _SAME_VALUE,
     (CRYPTO, "core/ReplaceBinaryOperator_Add_BitOr", 6): _SAME_VALUE,
