@@ -185,7 +185,7 @@ def run(group: Group) -> str:
     command = shlex.split(PYTEST.replace("\\", "")) + list(group.tests)
     baseline = subprocess.run(command, cwd=ROOT, check=False)
     if baseline.returncode != 0:
-        return f"| {group.name} | {', '.join(group.modules)} | baseline tests failed: not run | | | | | |"
+        return f"| {group.name} | {', '.join(group.modules)} | baseline tests failed: not run | | | | | | |"
     subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)], check=True, cwd=ROOT)
     skip_annotations(session)
     with fork_server(group):
@@ -272,9 +272,11 @@ def summarise(group: Group) -> str:
     counted = killed + len(survivors)
     score = 100.0 * killed / counted if counted else 100.0
     done = counted + equivalent + incompetent
+    commands = BUILD / f"{group.name}.commands"
+    runs = " then ".join(f"`{c}`" for c in commands.read_text().splitlines()) if commands.exists() else ""
     line = (
         f"| {group.name} | {', '.join(group.modules)} | {done} of {total} | {killed} | {len(survivors)} "
-        f"| {equivalent} | {score:.1f} % | {minutes} |"
+        f"| {equivalent} | {score:.1f} % | {minutes} | {runs} |"
     )
     (BUILD / f"{group.name}.txt").write_text(
         f"{line}\nincompetent (did not import): {incompetent}\n"
@@ -337,9 +339,22 @@ def main(names: list[str]) -> None:
             continue
         if again and not (BUILD / f"{group.name}.sqlite").exists():
             continue
+        if not report_only:
+            _record_command(group, again=again)
         rows[group.name] = summarise(group) if report_only else retest(group) if again else run(group)
         print(rows[group.name], flush=True)
         _write(rows)
+
+
+def _record_command(group: Group, *, again: bool) -> None:
+    """The commands that made the group's session, in order (a new run starts the list again)."""
+    commands = BUILD / f"{group.name}.commands"
+    BUILD.mkdir(parents=True, exist_ok=True)
+    if again:
+        before = commands.read_text() if commands.exists() else ""
+        commands.write_text(f"{before}python -m tests.mutation.run --retest {group.name}\n")
+    else:
+        commands.write_text(f"make mutation GROUPS={group.name}\n")
 
 
 def _rows() -> dict[str, str]:
@@ -357,8 +372,8 @@ def _rows() -> dict[str, str]:
 
 def _write(rows: dict[str, str]) -> None:
     header = (
-        "| group | modules | mutants tested | killed | survived | equivalent | score | time |\n"
-        "|---|---|---|---|---|---|---|---|\n"
+        "| group | modules | mutants tested | killed | survived | equivalent | score | time | commands |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
     )
     ordered = [rows[g.name] for g in GROUPS if g.name in rows]
     REPORT.write_text(
