@@ -9,6 +9,12 @@ CRYPTO = "src/frontdesk/crypto.py"
 NEXTPATH = "src/frontdesk/web/pages/nextpath.py"
 RECOVERY = "src/frontdesk/service/recovery.py"
 TOTP = "src/frontdesk/service/totp.py"
+LOGIN = "src/frontdesk/service/login.py"
+SECOND_FACTOR = "src/frontdesk/service/second_factor.py"
+_CHALLENGE_LENGTH = (
+    "the `0 < len(challenge) <= 512` guard only spares a lookup: a challenge it lets through is looked up and "
+    "found nowhere, the same TokenInvalid (or None); real challenges are 43 characters"
+)
 _SMALL_INT = (
     "`is` for `==` between small ints (a length and a constant): CPython keeps one int object each from -5 to 256"
 )
@@ -76,6 +82,11 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         '`scheme >= "https"` where the scheme is already known to be "http" or "https": the same answer for both'
     ),
     (RECOVERY, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): _SMALL_INT,
+    (LOGIN, "core/ReplaceOrWithAnd", 1): (
+        "the unreachable guard `visible is None or account_bucket is None` with `and`: the bucket is None "
+        "exactly when `visible` is"
+    ),
+    (SECOND_FACTOR, "core/NumberReplacer", 11): _CHALLENGE_LENGTH,
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"
