@@ -7,7 +7,8 @@ scanners open links)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -23,6 +24,7 @@ from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import FreshSignedIn, P
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
 # link kind -> (its page's template, what the link is called, the email kind that sent it)
 LINKS = {
@@ -100,14 +102,22 @@ def _dead(p: P, kind: str) -> Response:
     )
 
 
-def _token(p: P, posted: Posted, kind: str) -> tuple[Form, str | None]:
+def _use_link(p: P, posted: Posted, kind: str, use: Callable[[str], T], **context: Any) -> T | Response:
+    """Check the posted form and use its link once: what `use` answers, or the page that says why not
+    (an expired form, an incomplete link, a dead link, or the service's refusal), shown with `context`."""
+    template = LINKS[kind][0]
     form = Form.from_posted(posted, keep=("token",))
     if not p.csrf_ok(posted):
-        return form.expired(), None
+        return p.show(template, form.expired(), **context)
     token = posted.get("token", "")
     if not token:
-        return form.fail("This link is incomplete. Copy the whole link from the email."), None
-    return form, token
+        return p.show(template, form.fail("This link is incomplete. Copy the whole link from the email."), **context)
+    try:
+        return use(token)
+    except TokenInvalid:
+        return _dead(p, kind)
+    except FrontdeskError as exc:
+        return p.show(template, form.error(exc), **context)
 
 
 @router.get("/email/confirm")
@@ -119,15 +129,11 @@ def confirm_email_page(p: P, token: str = "") -> Response:
 @router.post("/email/confirm")
 @access(Access.OPEN)
 def confirm_email_submit(p: P, posted: Posted) -> Response:
-    form, token = _token(p, posted, "email_change")
-    if token is None:
-        return p.show("email_confirm.html", form)
-    try:
-        email = p.fd.call(email_change.confirm_email_change, token, p.ctx)
-    except TokenInvalid:
-        return _dead(p, "email_change")
-    except FrontdeskError as exc:
-        return p.show("email_confirm.html", form.error(exc))
+    email = _use_link(
+        p, posted, "email_change", lambda token: p.fd.call(email_change.confirm_email_change, token, p.ctx)
+    )
+    if isinstance(email, Response):
+        return email
     return p.render("lifecycle_done.html", done="email_changed", email=email)
 
 
@@ -140,18 +146,13 @@ def revert_email_page(p: P, token: str = "") -> Response:
 @router.post("/email/revert")
 @access(Access.OPEN)
 def revert_email_submit(p: P, posted: Posted) -> Response:
-    form, token = _token(p, posted, "email_revert")
-    if token is None:
-        return p.show("email_revert.html", form)
-    try:
+    def revert(token: str) -> Response:
         p.fd.call(email_change.revert_email_change, token, p.ctx)
-    except TokenInvalid:
-        return _dead(p, "email_revert")
-    except FrontdeskError as exc:
-        return p.show("email_revert.html", form.error(exc))
-    response = p.render("lifecycle_done.html", done="email_reverted", email="")
-    clear_login_cookies(response, p.settings)  # every session of the account ended, this one too
-    return response
+        response = p.render("lifecycle_done.html", done="email_reverted", email="")
+        clear_login_cookies(response, p.settings)  # every session of the account ended, this one too
+        return response
+
+    return _use_link(p, posted, "email_revert", revert)
 
 
 @router.get("/account/restore")
@@ -163,21 +164,17 @@ def restore_page(p: P, token: str = "") -> Response:
 @router.post("/account/restore")
 @access(Access.OPEN)
 def restore_submit(p: P, posted: Posted) -> Response:
-    form, token = _token(p, posted, "restore")
-    if token is None:
-        return p.show("account_restore.html", form)
-    try:
-        result = p.fd.call(deletion.restore_account, token, False, p.ctx)
-    except SecondFactorRequired:  # restored; the sign-in needs the second factor too
-        return p.redirect("/login?notice=restored")
-    except TokenInvalid:
-        return _dead(p, "restore")
-    except FrontdeskError as exc:
-        return p.show("account_restore.html", form.error(exc))
-    response = p.redirect("/account?notice=restored")
-    end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
-    set_login_cookies(response, result, p.settings)
-    return response
+    def restore(token: str) -> Response:
+        try:
+            result = p.fd.call(deletion.restore_account, token, False, p.ctx)
+        except SecondFactorRequired:  # restored; the sign-in needs the second factor too
+            return p.redirect("/login?notice=restored")
+        response = p.redirect("/account?notice=restored")
+        end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
+        set_login_cookies(response, result, p.settings)
+        return response
+
+    return _use_link(p, posted, "restore", restore)
 
 
 @router.get("/sign-ins/not-me")
@@ -193,16 +190,15 @@ def not_me_page(p: P, token: str = "") -> Response:
 @router.post("/sign-ins/not-me")
 @access(Access.OPEN)
 def not_me_submit(p: P, posted: Posted) -> Response:
-    form, token = _token(p, posted, "not_me")
-    if token is None:
-        shown = form.values.get("token", "")
-        return p.show("not_me.html", form, notice=p.fd.read(notices.view_notice, shown) if shown else None)
     end_all = posted.get("end_all") == "1"
-    try:
+
+    def disown(token: str) -> Response:
         p.fd.call(notices.disown_sign_in, token, end_all, p.ctx)
-    except TokenInvalid:
-        return _dead(p, "not_me")
-    response = p.render("not_me_done.html", end_all=end_all)
-    if end_all:
-        clear_login_cookies(response, p.settings)  # every session of the account ended, this one too
-    return response
+        response = p.render("not_me_done.html", end_all=end_all)
+        if end_all:
+            clear_login_cookies(response, p.settings)  # every session of the account ended, this one too
+        return response
+
+    shown = posted.get("token", "")
+    notice = p.fd.read(notices.view_notice, shown) if shown else None
+    return _use_link(p, posted, "not_me", disown, notice=notice)
