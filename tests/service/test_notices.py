@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from frontdesk.clock import FrozenClock
@@ -13,7 +14,7 @@ from frontdesk.models import AuthEvent, NewDeviceNotice, SignInDevice, User, Use
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deletion import delete_own_account
-from frontdesk.service.login import login_with_password
+from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
 from frontdesk.service.notices import disown_sign_in, view_notice
 from frontdesk.service.reset import complete_password_reset, request_password_reset
 from frontdesk.service.sessions import authenticate
@@ -120,22 +121,34 @@ def test_a_device_unused_for_90_days_is_new_again(fd: Frontdesk, clock: FrozenCl
 
 
 def test_every_way_of_signing_in_is_watched(fd: Frontdesk) -> None:
-    """The hook is the one place sign-ins make sessions: a reset from a new device is news too."""
+    """The hook is the one place sign-ins make sessions: a sign-in link, a passkey and a reset
+    from a new device are news too; a session that is no sign-in (an API key) is not."""
     olive = owner(fd)
-    fd.call(open_session, olive, long_lived=False, factors=("passkey",), ctx=STRANGER)
+    fd.call(request_login_link, "olive", HOME)
+    fd.call(consume_login_link, token_from(outbox(fd, "login_link", to=olive.email)[-1]), False, STRANGER)
     assert len(notices(fd, olive.email)) == 1
+    phone = RequestContext(ip_address=GERMANY, user_agent=OTHER_AGENTS[-1])
+    fd.call(open_session, olive, long_lived=False, factors=("passkey",), ctx=phone)
+    assert len(notices(fd, olive.email)) == 2
     fd.call(request_password_reset, "olive", ABROAD)
     fd.call(complete_password_reset, token_from(outbox(fd, "password_reset", to=olive.email)[-1]), NEW_PASSWORD, ABROAD)
-    assert len(notices(fd, olive.email)) == 2
-    make_session(fd, olive, ctx=RequestContext(ip_address=UNITED_STATES, user_agent="curl/8.5.0"))  # not a sign-in
-    assert len(notices(fd, olive.email)) == 2
+    assert len(notices(fd, olive.email)) == 3
+    api_key = RequestContext(ip_address=UNITED_STATES, user_agent="curl/8.5.0")
+    make_session(fd, olive, is_api_key=True, long_lived=True, ctx=api_key)
+    assert len(notices(fd, olive.email)) == 3
+
+
+def sample(outcome: str) -> float:
+    return REGISTRY.get_sample_value("frontdesk_new_device_notices_total", {"outcome": outcome}) or 0.0
 
 
 def test_a_burst_from_one_new_device_sends_one_email(fd: Frontdesk) -> None:
     olive = owner(fd)
+    sent = sample("sent")
     for _ in range(5):
         log_in(fd, "olive", STRANGER)
     assert len(notices(fd, olive.email)) == 1
+    assert sample("sent") == sent + 1
 
 
 def test_50_simultaneous_sign_ins_from_one_new_device_send_one_email(settings: Settings, clock: FrozenClock) -> None:
@@ -178,12 +191,14 @@ def _stranger_signs_in(fd: Frontdesk) -> tuple[User, str, str, str, str]:
 
 def test_not_me_ends_that_devices_sessions_and_sends_a_reset(fd: Frontdesk) -> None:
     olive, mine, key, theirs, token = _stranger_signs_in(fd)
+    used = sample("not_me")
     view = fd.read(view_notice, token)
     assert view is not None and view.device == "Chrome on Windows" and view.location == "Germany"
     assert fd.read(view_notice, token) is not None  # looking uses nothing
     assert fd.call(disown_sign_in, token, False, HOME) == 2  # both of the stranger's sessions
     assert not live(fd, theirs)
     assert live(fd, mine) and live(fd, key, is_api_key=True)  # the owner's stay
+    assert sample("not_me") == used + 1
     with fd.factory() as db:
         strangers = db.scalars(
             select(UserSession).where(UserSession.user_id == olive.id, UserSession.user_agent == CHROME_WINDOWS)
