@@ -183,7 +183,7 @@ KINDS: Mapping[str, EmailKind] = _kinds(
     ),
     EmailKind(
         "sign_in_disowned",
-        "We signed that device out of your {product} account: choose a new password",
+        "Signed out as you asked: choose a new password for your {product} account",
         frozenset({"name", "ended", "link"}),
         carries_secret=True,
         link_path="/reset-password",
