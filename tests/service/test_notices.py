@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pyotp
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from frontdesk.clock import FrozenClock
-from frontdesk.errors import TokenInvalid
+from frontdesk.errors import SecondFactorRequired, TokenInvalid
 from frontdesk.models import AuthEvent, NewDeviceNotice, SignInDevice, User, UserSession
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
@@ -17,9 +18,11 @@ from frontdesk.service.deletion import delete_own_account
 from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
 from frontdesk.service.notices import disown_sign_in, view_notice
 from frontdesk.service.reset import complete_password_reset, request_password_reset
+from frontdesk.service.second_factor import complete_second_factor
 from frontdesk.service.sessions import authenticate
 from frontdesk.service.signin import open_session
 from frontdesk.service.signup import confirm_signup, request_signup
+from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
 from frontdesk.settings import Settings
 from tests.factories import PASSWORD, make_session, make_user
 from tests.mailbox import outbox, token_from
@@ -269,3 +272,16 @@ def test_a_not_me_link_used_50_times_at_once_works_once(settings: Settings, cloc
         assert results.count("ok") == 1 and results.count("invalid") == N - 1
         assert len(outbox(fd, "sign_in_disowned", to=olive.email)) == 1
         assert not live(fd, theirs)
+
+
+def test_a_sign_in_with_a_second_step_is_told_after_the_second_step(fd: Frontdesk, clock: FrozenClock) -> None:
+    olive = owner(fd)
+    secret = fd.call(begin_totp_enrolment, olive.id, HOME).secret
+    fd.call(confirm_totp, olive.id, pyotp.TOTP(secret).at(clock.now()), HOME)
+    clock.advance(timedelta(seconds=30))
+    with pytest.raises(SecondFactorRequired) as pending:
+        fd.call(login_with_password, "olive", PASSWORD, False, STRANGER)
+    assert notices(fd, olive.email) == []  # a password alone made no session: nothing to tell yet
+    fd.call(complete_second_factor, pending.value.challenge, STRANGER, totp_code=pyotp.TOTP(secret).at(clock.now()))
+    [text] = notices(fd, olive.email)
+    assert "Chrome on Windows" in text
