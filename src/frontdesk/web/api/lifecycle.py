@@ -113,7 +113,7 @@ def export_account(caller: Fresh, fd: FD, response: Response) -> object:
     responses=responses(C.INVALID_TOKEN, C.CSRF_FAILED),
 )
 @access(Access.OPEN)
-def not_me(body: NotMeRequest, fd: FD, ctx: Ctx) -> Response:
+def sign_in_was_not_me(body: NotMeRequest, fd: FD, ctx: Ctx) -> Response:
     """Use the "this wasn't me" link of a new-sign-in email (once; no session needed): the sessions
     and API keys that device made since end (with `end_all`, every session and API key of the
     account), and the account's address gets a link to choose a new password."""
