@@ -16,6 +16,7 @@ from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deletion import delete_own_account
 from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
+from frontdesk.service.maintenance import cleanup
 from frontdesk.service.notices import disown_sign_in, view_notice
 from frontdesk.service.reset import complete_password_reset, request_password_reset
 from frontdesk.service.second_factor import complete_second_factor
@@ -285,3 +286,24 @@ def test_a_sign_in_with_a_second_step_is_told_after_the_second_step(fd: Frontdes
     fd.call(complete_second_factor, pending.value.challenge, STRANGER, totp_code=pyotp.TOTP(secret).at(clock.now()))
     [text] = notices(fd, olive.email)
     assert "Chrome on Windows" in text
+
+
+def test_cleanup_forgets_devices_unused_for_the_window_but_each_accounts_latest(
+    fd: Frontdesk, clock: FrozenClock
+) -> None:
+    olive = owner(fd)
+    log_in(fd, "olive", STRANGER)
+    clock.advance(timedelta(days=30))
+    log_in(fd, "olive", ABROAD)
+    quiet = owner(fd, "quentin")
+    clock.advance(timedelta(days=50))
+    assert cleanup(fd.factory, fd.deps, timedelta(days=30)).sign_in_devices == 0  # all used within 90 days
+    clock.advance(timedelta(days=30))  # olive's HOME and STRANGER: 110 days unused
+    assert cleanup(fd.factory, fd.deps, timedelta(days=30)).sign_in_devices == 2
+    clock.advance(timedelta(days=100))  # every account's latest device stays, however old
+    assert cleanup(fd.factory, fd.deps, timedelta(days=30)).sign_in_devices == 0
+    with fd.factory() as db:
+        kept = db.execute(select(SignInDevice.user_id, SignInDevice.country)).all()
+    assert sorted(tuple(k) for k in kept) == sorted([(olive.id, "United States"), (quiet.id, "Germany")])
+    log_in(fd, "quentin", STRANGER)  # so a long-quiet account's next sign-in is news, not a first
+    assert len(notices(fd, quiet.email)) == 1

@@ -6,9 +6,9 @@ import enum
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from frontdesk.models import SignInDevice, UserSession
 from frontdesk.store.rows import changed
@@ -88,6 +88,25 @@ def _set_last_used(db: Session, device_id: int, when: datetime) -> None:
         .where(SignInDevice.id == device_id)
         .values(last_used=when)
         .execution_options(synchronize_session=False)
+    )
+
+
+def delete_stale(db: Session, cutoff: datetime, limit: int) -> int:
+    """Delete up to `limit` devices unused since `cutoff` whose account has used another device
+    more recently: they can no longer make a sign-in "known". The account's most recent device
+    stays, so an account unused for a long time still has a history (its next sign-in from a new
+    device is news, not a "first" sign-in)."""
+    newer = aliased(SignInDevice)
+    stale = (
+        select(SignInDevice.id)
+        .where(
+            SignInDevice.last_used < cutoff,
+            exists().where(newer.user_id == SignInDevice.user_id, newer.last_used > SignInDevice.last_used),
+        )
+        .limit(limit)
+    )
+    return changed(
+        db.execute(delete(SignInDevice).where(SignInDevice.id.in_(stale)).execution_options(synchronize_session=False))
     )
 
 
