@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.live import LiveServer
@@ -13,6 +15,7 @@ from tests.web.helpers import (
     latest_email,
     log_in,
     make_account,
+    run_async,
     signed_in,
     token_in,
 )
@@ -73,3 +76,23 @@ def test_bad_bodies_and_tokens_change_nothing(server: LiveServer) -> None:
         dead = mine.get("/sign-ins/not-me", params={"token": "x" * 43})
         assert dead.status_code == 400 and "no longer works" in dead.text
         assert mine.post("/v1/sign-ins/not-me", json={"token": token}).status_code == 204  # still usable
+
+
+def test_a_link_used_50_times_at_once_answers_204_once(server: LiveServer) -> None:
+    alice = make_account(server)
+    with signed_in(server, alice) as mine, stranger(server) as theirs:
+        assert log_in(theirs, alice.username).status_code == 200
+        token = token_in(latest_email(mine, alice.email, "new sign-in"))
+
+    async def race() -> list[int]:
+        async with httpx.AsyncClient(base_url=server.url, headers={"Origin": server.url}, timeout=60) as client:
+            answers = await asyncio.gather(
+                *(client.post("/v1/sign-ins/not-me", json={"token": token, "end_all": n % 2 == 0}) for n in range(50))
+            )
+        return [a.status_code for a in answers]
+
+    statuses = run_async(race)
+    assert statuses.count(204) == 1 and statuses.count(400) == 49, statuses
+    with server.client() as mailbox:
+        resets = [m for m in mailbox.get("/dev/mail.json").json() if m["to"] == alice.email]
+    assert len([m for m in resets if "choose a new password" in m["subject"].lower()]) == 1
