@@ -1,6 +1,6 @@
 """new-device notices: the devices each account signs in from, and "this wasn't me" links
 
-Revision ID: 0008
+Revision ID: 0008_new_device_notices
 Revises: 0007_account_lifecycle
 Create Date: 2026-12-02 14:10:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0008_new_device_notices"
 down_revision = "0007_account_lifecycle"
 branch_labels = None
 depends_on = None
