@@ -86,7 +86,14 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "the unreachable guard `visible is None or account_bucket is None` with `and`: the bucket is None "
         "exactly when `visible` is"
     ),
-    (SECOND_FACTOR, "core/NumberReplacer", 11): _CHALLENGE_LENGTH,
+    **{
+        (SECOND_FACTOR, op, occurrence): _CHALLENGE_LENGTH
+        for op, occurrence in (
+            ("core/ReplaceComparisonOperator_Lt_NotEq", 0),  # line 57: 0 != len
+            ("core/NumberReplacer", 7),  # line 57: -1 < len
+            ("core/NumberReplacer", 11),  # line 138: -1 < len
+        )
+    },
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"

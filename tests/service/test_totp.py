@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+import segno
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -204,3 +206,11 @@ def test_the_secret_is_sealed_under_a_key_derived_from_frontdesk_secret(settings
             fd.close()
         key = crypto.derive_key(secret or "", "totp-secret")
         assert crypto.unseal(key, box, f"totp:{user.id}".encode()) == enrolment.secret.encode()
+
+
+def test_the_enrolment_is_fixed_and_its_qr_code_drawn_at_4_px_a_module(fd: Frontdesk) -> None:
+    enrolment = fd.call(begin_totp_enrolment, make_user(fd).id, CTX)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        enrolment.secret = "AAAA"  # type: ignore[misc]
+    width, height = segno.make(enrolment.otpauth_uri, error="m").symbol_size(scale=4)
+    assert f'width="{width}"' in enrolment.qr_svg and f'height="{height}"' in enrolment.qr_svg
