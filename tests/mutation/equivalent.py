@@ -87,13 +87,12 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "exactly when `visible` is"
     ),
     **{
-        (SECOND_FACTOR, op, occurrence): _CHALLENGE_LENGTH
-        for op, occurrence in (
-            ("core/ReplaceComparisonOperator_Lt_NotEq", 0),  # line 57: 0 != len
-            ("core/NumberReplacer", 7),  # line 57: -1 < len
-            ("core/NumberReplacer", 11),  # line 138: -1 < len
-        )
+        (SECOND_FACTOR, f"core/ReplaceComparisonOperator_{op}", occurrence): _CHALLENGE_LENGTH
+        for op in ("Lt_LtE", "Lt_NotEq", "Lt_IsNot", "LtE_Lt", "LtE_NotEq", "LtE_IsNot")
+        for occurrence in (0, 1)  # lines 57 and 138
     },
+    # 0 -> 1 or -1 and 512 -> 513 or 511, on lines 57 (6 to 9) and 138 (10 to 13)
+    **{(SECOND_FACTOR, "core/NumberReplacer", occurrence): _CHALLENGE_LENGTH for occurrence in range(6, 14)},
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"
