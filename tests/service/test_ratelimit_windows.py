@@ -84,3 +84,24 @@ def test_give_back_undoes_one_take_of_each_key_in_this_window(fd: Frontdesk, clo
     clock.set(datetime(2026, 3, 4, 10, 20, tzinfo=UTC))
     fd.call(ratelimit.give_back, "other")  # nothing taken in this window: no count below zero
     assert fd.call(ratelimit.hit, "other") == 1
+
+
+def test_windows_of_any_size_are_counted_from_2000_01_01_utc(fd: Frontdesk, clock: FrozenClock) -> None:
+    """Every process, and a restart, agrees on the windows: a 7-minute one (not dividing an hour)
+    that holds 2026-03-04 10:07:30 began at 10:03:00, 1,966,509 windows after 2000-01-01 00:00 UTC."""
+    seven = Frontdesk(fd.settings.model_copy(update={"rate_limit_window": timedelta(minutes=7)}), clock=clock)
+    try:
+        clock.set(datetime(2026, 3, 4, 10, 7, 30, tzinfo=UTC))
+        seven.call(ratelimit.take, KEY, 1)
+        with pytest.raises(RateLimited) as refused:
+            seven.call(ratelimit.take, KEY, 1)
+        assert refused.value.retry_after == timedelta(minutes=2, seconds=30)
+    finally:
+        seven.close()
+
+
+def test_ensure_below_refuses_past_the_limit_too(fd: Frontdesk) -> None:
+    for _ in range(3):  # `take` and `hit` count on past the limit
+        fd.call(ratelimit.hit, KEY)
+    with pytest.raises(RateLimited):
+        fd.call(ratelimit.ensure_below, KEY, 2)
