@@ -91,6 +91,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         for op in ("Lt_LtE", "Lt_NotEq", "Lt_IsNot", "LtE_Lt", "LtE_NotEq", "LtE_IsNot")
         for occurrence in (0, 1)  # lines 57 and 138
     },
+    (SECOND_FACTOR, "core/ReplaceComparisonOperator_Eq_GtE", 0): (
+        '`purpose >= "reset"` where a purpose is "login" or "reset" (`challenges.PURPOSES`): the same answer'
+    ),
     (SECOND_FACTOR, "core/NumberReplacer", 3): "`given[-1]` of a list just checked to hold one item is `given[0]`",
     # 0 -> 1 or -1 and 512 -> 513 or 511, on lines 57 (6 to 9) and 138 (10 to 13)
     **{(SECOND_FACTOR, "core/NumberReplacer", occurrence): _CHALLENGE_LENGTH for occurrence in range(6, 14)},
