@@ -10,6 +10,8 @@ NEXTPATH = "src/frontdesk/web/pages/nextpath.py"
 RECOVERY = "src/frontdesk/service/recovery.py"
 TOTP = "src/frontdesk/service/totp.py"
 LOGIN = "src/frontdesk/service/login.py"
+CREDENTIALS = "src/frontdesk/web/credentials.py"
+AUTHN = "src/frontdesk/web/authn.py"
 SECOND_FACTOR = "src/frontdesk/service/second_factor.py"
 _CHALLENGE_LENGTH = (
     "the `0 < len(challenge) <= 512` guard only spares a lookup: a challenge it lets through is looked up and "
@@ -97,6 +99,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (SECOND_FACTOR, "core/NumberReplacer", 3): "`given[-1]` of a list just checked to hold one item is `given[0]`",
     # 0 -> 1 or -1 and 512 -> 513 or 511, on lines 57 (6 to 9) and 138 (10 to 13)
     **{(SECOND_FACTOR, "core/NumberReplacer", occurrence): _CHALLENGE_LENGTH for occurrence in range(6, 14)},
+    (CREDENTIALS, "core/ReplaceComparisonOperator_Gt_NotEq", 0): (
+        "`end != 0` for `end > 0`: the `]` of a text that starts with `[` is found at -1 or at 1 or more, never 0"
+    ),
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"

@@ -92,7 +92,7 @@ GROUPS = (
                     "test_cookie_values_at_and_over_the_length_limit_and_empty",
                     "test_a_credential_says_its_kind_and_hides_its_token",
                     "test_identify_looks_up_the_session_of_the_kind_presented",
-                    "test_the_fast_path_reads_alike_and_needs_postgresql",
+                    "test_the_fast_path_reads_alike_and_needs_its_async_lookup",
                 )
             ),
             "tests/web/test_proxy.py::test_requests_from_a_private_address_without_trusted_proxies_warn_once",

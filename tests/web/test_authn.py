@@ -152,7 +152,7 @@ def test_identify_looks_up_the_session_of_the_kind_presented(fd: Frontdesk) -> N
     assert identify(fd, []) is None
 
 
-def test_the_fast_path_reads_alike_and_needs_postgresql(fd: Frontdesk) -> None:
+def test_the_fast_path_reads_alike_and_needs_its_async_lookup(fd: Frontdesk) -> None:
     # none of these reaches a lookup
     assert asyncio.run(identify_fast(fd, raw(("cookie", A), ("cookie", B)))) is TWO_SESSION_COOKIES
     assert asyncio.run(identify_fast(fd, raw(("authorization", "Basic x")))) is None

@@ -95,3 +95,9 @@ def test_the_request_context_carries_address_browser_and_device() -> None:
     assert (ctx.ip_address, ctx.user_agent, ctx.device) == ("81.2.69.142", "Firefox", "signed.value")
     bare = info.context(request("81.2.69.142"))
     assert (bare.ip_address, bare.user_agent, bare.device) == ("81.2.69.142", None, None)
+
+
+@pytest.mark.parametrize(("entry", "address"), [("[::12]", "::12"), ("[::12]:80", "::12"), ("[::1]", "::1")])
+def test_bracketed_addresses_of_any_length(entry: str, address: str) -> None:
+    """The `]` may fall at an odd or an even index."""
+    assert parse_address(entry) == address
