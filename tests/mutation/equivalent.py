@@ -102,6 +102,12 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (CREDENTIALS, "core/ReplaceComparisonOperator_Gt_NotEq", 0): (
         "`end != 0` for `end > 0`: the `]` of a text that starts with `[` is found at -1 or at 1 or more, never 0"
     ),
+    **{
+        (AUTHN, "core/ReplaceTrueWithFalse", occurrence): (
+            f"`{name}` without `slots`: frozen, it refuses new attributes either way; only its memory differs"
+        )
+        for occurrence, name in ((1, "Credential"), (3, "Refused"))
+    },
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"

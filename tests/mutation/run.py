@@ -91,6 +91,7 @@ GROUPS = (
                     "test_a_bearer_token_is_read_strictly",
                     "test_cookie_values_at_and_over_the_length_limit_and_empty",
                     "test_a_credential_says_its_kind_and_hides_its_token",
+                    "test_only_cookie_headers_carry_session_cookies",
                     "test_identify_looks_up_the_session_of_the_kind_presented",
                     "test_the_fast_path_reads_alike_and_needs_its_async_lookup",
                 )

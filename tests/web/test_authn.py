@@ -4,6 +4,7 @@ answer is the same on both routes, for HEAD and for a database outage, through `
 
 # No `from __future__ import annotations`: FastAPI must evaluate the library endpoint's annotations.
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -104,6 +105,8 @@ def test_the_refusal_says_which_case_it_is() -> None:
     assert "two different frontdesk-session cookies" in TWO_SESSION_COOKIES.message
     assert "Authorization" not in TWO_SESSION_COOKIES.message
     assert "both a frontdesk-session cookie and an Authorization header" in COOKIE_AND_HEADER.message
+    with pytest.raises(dataclasses.FrozenInstanceError):  # shared by every request: fixed
+        TWO_SESSION_COOKIES.message = "changed"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -134,6 +137,17 @@ def test_a_credential_says_its_kind_and_hides_its_token() -> None:
     assert Credential(TOKEN_A, "bearer").is_api_key and not Credential(TOKEN_A, "cookie").is_api_key
     assert TOKEN_A not in repr(Credential(TOKEN_A, "cookie"))
     assert not has_session_cookie(raw(("authorization", "Bearer frontdesk-session=x")))
+    credential = Credential(TOKEN_A, "cookie")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        credential.token = TOKEN_B  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", ["accept", "authorization", "x-note", "cookie2"])
+def test_only_cookie_headers_carry_session_cookies(name: str) -> None:
+    """A header named otherwise carries no cookie, whatever its value looks like."""
+    headers = raw((name, f"frontdesk-session={TOKEN_A}"))
+    assert not has_session_cookie(headers)
+    assert read_credential(headers, bearer=False) is None
 
 
 def test_identify_looks_up_the_session_of_the_kind_presented(fd: Frontdesk) -> None:
