@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
@@ -111,3 +112,45 @@ def test_timestamps_come_back_timezone_aware_utc(engine: Engine) -> None:
         db.expire_all()
         assert user.created == BASE and user.created.tzinfo is not None
         assert user.created.utcoffset() == timedelta(0)
+
+
+def _session(**fields: object) -> UserSession:
+    base: dict[str, object] = {
+        "token_hash": b"h" * 32,
+        "user_id": 1,
+        "long_lived": False,
+        "created": BASE,
+        "expiry": BASE + timedelta(days=730),
+        "last_seen": BASE,
+    }
+    return UserSession(**{**base, **fields})  # type: ignore[arg-type]
+
+
+US = timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "now", "valid"),
+    [
+        ({}, BASE, True),
+        ({}, BASE - US, False),  # before it was created
+        ({}, BASE + IDLE - US, True),
+        ({}, BASE + IDLE, False),  # idle for exactly the idle limit: dead
+        ({"long_lived": True}, BASE + IDLE * 10, True),
+        ({"long_lived": True, "expiry": BASE + IDLE}, BASE + IDLE, True),  # valid up to its expiry, inclusive
+        ({"long_lived": True, "expiry": BASE + IDLE}, BASE + IDLE + US, False),
+        ({"deleted": BASE}, BASE, False),
+        ({"last_seen": BASE + IDLE}, BASE + IDLE + IDLE - US, True),  # use moves the idle limit
+    ],
+)
+def test_the_rule_in_python_at_its_edges(fields: dict[str, object], now: datetime, valid: bool) -> None:
+    assert _session(**fields).is_valid_at(now, IDLE) is valid
+
+
+def test_a_new_session_is_a_cookie_session_at_aal_1_with_nothing_recorded() -> None:
+    s = _session()
+    assert (s.is_api_key, s.aal, s.factors, s.factor_list, s.api_calls, s.deleted) == (False, 1, "", [], 0, None)
+    assert (s.name, s.ip_address, s.user_agent, s.authenticated_at) == (None, None, None, None)
+    assert s.authenticated == BASE  # no factor time recorded: read as its creation
+    later = _session(authenticated_at=BASE + IDLE, factors="password,totp")
+    assert (later.authenticated, later.factor_list) == (BASE + IDLE, ["password", "totp"])
