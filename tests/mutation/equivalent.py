@@ -99,8 +99,17 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (SECOND_FACTOR, "core/NumberReplacer", 3): "`given[-1]` of a list just checked to hold one item is `given[0]`",
     # 0 -> 1 or -1 and 512 -> 513 or 511, on lines 57 (6 to 9) and 138 (10 to 13)
     **{(SECOND_FACTOR, "core/NumberReplacer", occurrence): _CHALLENGE_LENGTH for occurrence in range(6, 14)},
-    (CREDENTIALS, "core/ReplaceComparisonOperator_Gt_NotEq", 0): (
-        "`end != 0` for `end > 0`: the `]` of a text that starts with `[` is found at -1 or at 1 or more, never 0"
+    **{
+        (CREDENTIALS, op, 0): (
+            "`end != 0` or `>= 0` for `end > 0`: the `]` of a text that starts with `[` is at -1 or at 1 or more"
+        )
+        for op in ("core/ReplaceComparisonOperator_Gt_NotEq", "core/ReplaceComparisonOperator_Gt_GtE")
+    },
+    (CREDENTIALS, "core/NumberReplacer", 2): (
+        "`end > 1`: `end == 1` is the text `[]`, refused either way (an empty address, or the rest `x`)"
+    ),
+    (CREDENTIALS, "core/NumberReplacer", 13): (
+        "`hops[-1]` for `hops[0]` in a truth test: there every hop was read (an unreadable one returned the peer)"
     ),
     **{
         (AUTHN, "core/ReplaceTrueWithFalse", occurrence): (

@@ -92,6 +92,7 @@ GROUPS = (
                     "test_cookie_values_at_and_over_the_length_limit_and_empty",
                     "test_a_credential_says_its_kind_and_hides_its_token",
                     "test_only_cookie_headers_carry_session_cookies",
+                    "test_the_same_authorization_header_twice_is_read_once",
                     "test_identify_looks_up_the_session_of_the_kind_presented",
                     "test_the_fast_path_reads_alike_and_needs_its_async_lookup",
                 )

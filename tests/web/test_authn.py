@@ -148,6 +148,17 @@ def test_only_cookie_headers_carry_session_cookies(name: str) -> None:
     headers = raw((name, f"frontdesk-session={TOKEN_A}"))
     assert not has_session_cookie(headers)
     assert read_credential(headers, bearer=False) is None
+    if name != "authorization":  # nor a bearer token
+        assert read_credential(headers) is None
+        assert read_credential(raw((name, "Bearer fdk_x"))) is None
+
+
+def test_the_same_authorization_header_twice_is_read_once() -> None:
+    twice = raw(("authorization", "Bearer fdk_x"), ("authorization", "Bearer fdk_x"))
+    assert read_credential(twice) == Credential("fdk_x", "bearer")
+    assert read_credential(raw(("authorization", "Bearer fdk_y"), ("authorization", "Bearer fdk_x"))) is (
+        TWO_AUTHORIZATION_HEADERS
+    )
 
 
 def test_identify_looks_up_the_session_of_the_kind_presented(fd: Frontdesk) -> None:

@@ -49,6 +49,7 @@ def test_odd_forwarded_for_entries(entry: str, address: str | None) -> None:
         ("10.1.2.3", "81.2.69.142, 10.9.9.9", "81.2.69.142"),  # through two of ours
         ("10.1.2.3", "8.8.8.8, 81.2.69.142, 10.9.9.9", "81.2.69.142"),  # the nearest address not ours
         ("10.1.2.3", "10.7.7.7, 10.9.9.9", "10.7.7.7"),  # every hop ours: the farthest
+        ("10.1.2.3", "10.7.7.7", "10.7.7.7"),  # one hop, ours
         ("10.1.2.3", "81.2.69.142, garbage, 10.9.9.9", "10.1.2.3"),  # an unreadable hop: the peer
         ("10.1.2.3", " , ", "10.1.2.3"),  # nothing forwarded
         ("10.1.2.3", None, "10.1.2.3"),
@@ -101,3 +102,9 @@ def test_the_request_context_carries_address_browser_and_device() -> None:
 def test_bracketed_addresses_of_any_length(entry: str, address: str) -> None:
     """The `]` may fall at an odd or an even index."""
     assert parse_address(entry) == address
+
+
+def test_a_trusted_network_may_be_written_with_host_bits_set() -> None:
+    """`10.9.9.9/8` means 10.0.0.0/8, as an operator writing it means."""
+    address = ClientAddress(("10.9.9.9/8",))
+    assert address.of(request("10.1.2.3", ("x-forwarded-for", "81.2.69.142"))) == "81.2.69.142"
