@@ -105,6 +105,12 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         )
         for op in ("core/ReplaceComparisonOperator_Gt_NotEq", "core/ReplaceComparisonOperator_Gt_GtE")
     },
+    (CREDENTIALS, "core/NumberReplacer", 3): (
+        "`end > -1` is `end >= 0`: the `]` of a text that starts with `[` is at -1 or at 1 or more"
+    ),
+    (AUTHN, "core/ReplaceComparisonOperator_Eq_LtE", 0): (
+        '`kind <= "bearer"` where a kind is "cookie" or "bearer": the same answer for both'
+    ),
     (CREDENTIALS, "core/NumberReplacer", 2): (
         "`end > 1`: `end == 1` is the text `[]`, refused either way (an empty address, or the rest `x`)"
     ),

@@ -93,6 +93,7 @@ GROUPS = (
                     "test_a_credential_says_its_kind_and_hides_its_token",
                     "test_only_cookie_headers_carry_session_cookies",
                     "test_the_same_authorization_header_twice_is_read_once",
+                    "test_two_session_cookies_are_refused_in_either_order_and_lookalikes_are_no_cookie",
                     "test_identify_looks_up_the_session_of_the_kind_presented",
                     "test_the_fast_path_reads_alike_and_needs_its_async_lookup",
                 )

@@ -153,6 +153,14 @@ def test_only_cookie_headers_carry_session_cookies(name: str) -> None:
         assert read_credential(raw((name, "Bearer fdk_x"))) is None
 
 
+def test_two_session_cookies_are_refused_in_either_order_and_lookalikes_are_no_cookie() -> None:
+    assert read_credential(raw(("cookie", B), ("cookie", A))) is TWO_SESSION_COOKIES
+    assert read_credential(raw(("cookie", f"{B}; {A}"))) is TWO_SESSION_COOKIES
+    lookalike = raw(("cookie", "analytics=frontdesk-session; a=frontdesk-session=x"))
+    assert not has_session_cookie(lookalike)
+    assert read_credential(lookalike) is None
+
+
 def test_the_same_authorization_header_twice_is_read_once() -> None:
     twice = raw(("authorization", "Bearer fdk_x"), ("authorization", "Bearer fdk_x"))
     assert read_credential(twice) == Credential("fdk_x", "bearer")

@@ -30,6 +30,7 @@ def request(peer: str | None, *headers: tuple[str, str]) -> Request:
     [
         ("[2001:db8::1]:", None),  # a colon and no port
         ("[2001:db8::1]:44x", None),
+        ("[::1]:x4", None),
         ("[]", None),
         ("]2001:db8::1[", None),
         ("203.0.113.9:", None),
