@@ -129,7 +129,7 @@ def _session(**fields: object) -> UserSession:
 US = timedelta(microseconds=1)
 
 
-@pytest.mark.parametrize(
+EDGES = pytest.mark.parametrize(
     ("fields", "now", "valid"),
     [
         ({}, BASE, True),
@@ -140,9 +140,14 @@ US = timedelta(microseconds=1)
         ({"long_lived": True, "expiry": BASE + IDLE}, BASE + IDLE, True),  # valid up to its expiry, inclusive
         ({"long_lived": True, "expiry": BASE + IDLE}, BASE + IDLE + US, False),
         ({"deleted": BASE}, BASE, False),
+        ({}, BASE + IDLE + US, False),
+        ({}, BASE + IDLE * 2, False),
         ({"last_seen": BASE + IDLE}, BASE + IDLE + IDLE - US, True),  # use moves the idle limit
     ],
 )
+
+
+@EDGES
 def test_the_rule_in_python_at_its_edges(fields: dict[str, object], now: datetime, valid: bool) -> None:
     assert _session(**fields).is_valid_at(now, IDLE) is valid
 
@@ -151,6 +156,18 @@ def test_a_new_session_is_a_cookie_session_at_aal_1_with_nothing_recorded() -> N
     s = _session()
     assert (s.is_api_key, s.aal, s.factors, s.factor_list, s.api_calls, s.deleted) == (False, 1, "", [], 0, None)
     assert (s.name, s.ip_address, s.user_agent, s.authenticated_at) == (None, None, None, None)
+    assert "token_hash" not in repr(s) and repr(b"h" * 32) not in repr(s)
     assert s.authenticated == BASE  # no factor time recorded: read as its creation
     later = _session(authenticated_at=BASE + IDLE, factors="password,totp")
     assert (later.authenticated, later.factor_list) == (BASE + IDLE, ["password", "totp"])
+
+
+@EDGES
+def test_the_rule_in_sql_at_its_edges(engine: Engine, fields: dict[str, object], now: datetime, valid: bool) -> None:
+    with sessionmaker(engine)() as db:
+        user = _user(db)
+        s = _session(**{"user_id": user.id, **fields})
+        db.add(s)
+        db.flush()
+        assert bool(db.scalar(select(UserSession.is_valid_at(now, IDLE)).where(UserSession.id == s.id))) is valid
+        db.rollback()

@@ -10,6 +10,7 @@ NEXTPATH = "src/frontdesk/web/pages/nextpath.py"
 RECOVERY = "src/frontdesk/service/recovery.py"
 TOTP = "src/frontdesk/service/totp.py"
 LOGIN = "src/frontdesk/service/login.py"
+SESSION = "src/frontdesk/models/session.py"
 CREDENTIALS = "src/frontdesk/web/credentials.py"
 AUTHN = "src/frontdesk/web/authn.py"
 SECOND_FACTOR = "src/frontdesk/service/second_factor.py"
@@ -123,6 +124,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         )
         for occurrence, name in ((1, "Credential"), (3, "Refused"))
     },
+    (SESSION, "core/RemoveDecorator", 4): (
+        "`_is_valid_at_sql` without `@classmethod`: the hybrid calls its SQL expression with the class either way"
+    ),
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"
