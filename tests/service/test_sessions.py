@@ -10,7 +10,7 @@ from sqlalchemy import select
 from frontdesk import crypto
 from frontdesk.clock import FrozenClock
 from frontdesk.errors import CannotDeleteCurrentSession, Forbidden, InvalidCredentials, InvalidInput, NotFound
-from frontdesk.models import UserSession
+from frontdesk.models import User, UserSession
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import set_banned
 from frontdesk.service.context import NO_CONTEXT, Principal, RequestContext
@@ -21,6 +21,7 @@ from frontdesk.service.sessions import (
     revoke_other_sessions,
     revoke_session,
 )
+from frontdesk.store import sessions as session_store
 from tests.factories import PASSWORD, make_session, make_user
 from tests.mailbox import outbox
 
@@ -244,3 +245,79 @@ def test_no_api_key_for_a_banned_user(fd: Frontdesk) -> None:
         fd.call(issue_api_key, user.id, 30, NO_CONTEXT, actor_id=None)
     fd.call(set_banned, user.id, False, NO_CONTEXT, actor_id=None)
     assert fd.call(issue_api_key, user.id, 30, NO_CONTEXT, actor_id=None).token.startswith("fdk_")
+
+
+def test_each_session_answers_for_its_own_user_only(fd: Frontdesk) -> None:
+    """Users on either side (lower and higher ids) of one who may not sign in change nothing."""
+    first, middle, last = make_user(fd), make_user(fd), make_user(fd)
+    tokens = {u.id: make_session(fd, u).token for u in (first, middle, last)}
+    with fd.factory() as db:  # suspended in the database, sessions left as they are
+        row = db.get(User, middle.id)
+        assert row is not None
+        row.is_banned = True
+        db.commit()
+    assert auth(fd, tokens[middle.id]) is None
+    for user in (first, last):
+        found = auth(fd, tokens[user.id])
+        assert found is not None and (found.user_id, found.username) == (user.id, user.username)
+
+
+def test_revoking_and_listing_touch_only_the_callers_sessions(fd: Frontdesk) -> None:
+    before, me_user, after = make_user(fd), make_user(fd), make_user(fd)
+    theirs = [make_session(fd, before), make_session(fd, after)]
+    current, other = make_session(fd, me_user), make_session(fd, me_user)
+    me = auth(fd, current.token)
+    assert me is not None
+    listed = fd.read(list_sessions, me.user_id, 10, None, current_session_id=me.session_id)
+    assert {s.id for s in listed.sessions} == {current.session.id, other.session.id}
+    assert fd.call(revoke_other_sessions, me, NO_CONTEXT) == 1
+    assert all(auth(fd, s.token) is not None for s in theirs)
+
+
+def test_touches_only_move_last_seen_forward(fd: Frontdesk, clock: FrozenClock) -> None:
+    issued = make_session(fd, make_user(fd))
+    later = clock.now() + timedelta(hours=2)
+    with fd.factory() as db:
+        session_store.apply_touches(db, [session_store.Touch(issued.session.id, later, 1)])
+        session_store.apply_touches(db, [session_store.Touch(issued.session.id, later - timedelta(hours=1), 2)])
+        db.commit()
+        row = db.get(UserSession, issued.session.id)
+        assert row is not None and (row.last_seen, row.api_calls) == (later, 3)
+
+
+def test_cleanup_deletes_exactly_the_sessions_dead_before_the_cutoff(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd)
+    now = clock.now()
+    idle = fd.settings.session_idle_ttl
+    cutoff = now - timedelta(days=1)
+    cases = {
+        "ended long ago": {"deleted": cutoff - timedelta(seconds=1)},
+        "ended recently": {"deleted": cutoff + timedelta(seconds=1)},
+        "expired long ago": {"expiry": cutoff - timedelta(seconds=1)},
+        "idle long ago": {"last_seen": cutoff - idle - timedelta(seconds=1)},
+        "idle, remembered": {"last_seen": cutoff - idle - timedelta(seconds=1), "long_lived": True},
+        "idle recently": {"last_seen": cutoff - idle + timedelta(seconds=1)},
+        "live": {},
+    }
+    ids = {}
+    with fd.factory() as db:
+        for name, fields in cases.items():
+            row = UserSession(
+                **{
+                    "token_hash": crypto.digest(name),
+                    "user_id": user.id,
+                    "long_lived": False,
+                    "created": now - timedelta(days=30),
+                    "expiry": now + timedelta(days=30),
+                    "last_seen": now,
+                    **fields,
+                }
+            )
+            db.add(row)
+            db.flush()
+            ids[name] = row.id
+        low, high = session_store.id_bounds(db)
+        assert session_store.delete_dead_in_range(db, low, high, cutoff, idle) == 3
+        db.commit()
+        left = set(db.scalars(select(UserSession.id).where(UserSession.user_id == user.id)))
+    assert left == {ids[n] for n in ("ended recently", "idle, remembered", "idle recently", "live")}
