@@ -11,6 +11,7 @@ RECOVERY = "src/frontdesk/service/recovery.py"
 TOTP = "src/frontdesk/service/totp.py"
 LOGIN = "src/frontdesk/service/login.py"
 SESSION = "src/frontdesk/models/session.py"
+SESSION_STORE = "src/frontdesk/store/sessions.py"
 CREDENTIALS = "src/frontdesk/web/credentials.py"
 AUTHN = "src/frontdesk/web/authn.py"
 SECOND_FACTOR = "src/frontdesk/service/second_factor.py"
@@ -127,6 +128,12 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (SESSION, "core/RemoveDecorator", 4): (
         "`_is_valid_at_sql` without `@classmethod`: the hybrid calls its SQL expression with the class either way"
     ),
+    **{
+        (SESSION_STORE, "core/NumberReplacer", occurrence): (
+            "`id_bounds` of an empty table as (1, 0) or (0, -1) instead of (0, 0): a range with no rows deletes nothing"
+        )
+        for occurrence in (0, 3)
+    },
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -290,7 +291,7 @@ def test_cleanup_deletes_exactly_the_sessions_dead_before_the_cutoff(fd: Frontde
     now = clock.now()
     idle = fd.settings.session_idle_ttl
     cutoff = now - timedelta(days=1)
-    cases = {
+    cases: dict[str, dict[str, object]] = {
         "ended long ago": {"deleted": cutoff - timedelta(seconds=1)},
         "ended recently": {"deleted": cutoff + timedelta(seconds=1)},
         "expired long ago": {"expiry": cutoff - timedelta(seconds=1)},
@@ -302,17 +303,16 @@ def test_cleanup_deletes_exactly_the_sessions_dead_before_the_cutoff(fd: Frontde
     ids = {}
     with fd.factory() as db:
         for name, fields in cases.items():
-            row = UserSession(
-                **{
-                    "token_hash": crypto.digest(name),
-                    "user_id": user.id,
-                    "long_lived": False,
-                    "created": now - timedelta(days=30),
-                    "expiry": now + timedelta(days=30),
-                    "last_seen": now,
-                    **fields,
-                }
-            )
+            values: dict[str, Any] = {
+                "token_hash": crypto.digest(name),
+                "user_id": user.id,
+                "long_lived": False,
+                "created": now - timedelta(days=30),
+                "expiry": now + timedelta(days=30),
+                "last_seen": now,
+                **fields,
+            }
+            row = UserSession(**values)
             db.add(row)
             db.flush()
             ids[name] = row.id
