@@ -129,6 +129,19 @@ def _pages(tokens: Tokens) -> list[tuple[str, Callable[[Page], None]]]:
         page.get_by_role("button", name="Email me a link").click()
         expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
 
+    def check_email_for_a_link(page: Page) -> None:
+        page.goto("/login-link")
+        page.get_by_label("Username or email").fill("alice")
+        page.get_by_role("button", name="Email me a link").click()
+        expect(page.get_by_label("Code from the email")).to_be_visible()
+
+    def wrong_code(page: Page) -> None:
+        page.goto("/login-link/code")
+        page.get_by_label("Username or email").fill("alice")
+        page.get_by_label("Code from the email").fill("000000")
+        page.get_by_role("button", name="Sign in with the code").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+
     def new_api_key(page: Page) -> None:
         page.goto("/account")
         page.get_by_text("Create an API key").click()
@@ -146,6 +159,9 @@ def _pages(tokens: Tokens) -> list[tuple[str, Callable[[Page], None]]]:
         ("signup-confirm", go(f"/signup/confirm?token={tokens.signup}")),
         ("login-link", go("/login-link")),
         ("login-link-confirm", go(f"/login-link/confirm?token={tokens.login_link}")),
+        ("login-link-sent", check_email_for_a_link),
+        ("login-code", go("/login-link/code")),
+        ("login-code-wrong", wrong_code),
         ("forgot-password", go("/forgot-password")),
         ("reset-password", go(f"/reset-password?token={tokens.reset}")),
         ("link-expired", go("/reset-password?token=used-or-expired-token-AAAAAAAAAAAAAAAAAAAAAAA")),
