@@ -253,3 +253,22 @@ def test_one_right_code_used_50_times_at_once_signs_in_once(settings: Settings, 
         with pytest.raises(TokenInvalid):
             fd.call(consume_login_link, token, False, CTX)
         assert grant(fd, olga).code_attempts <= MAX_CODE_ATTEMPTS  # never more checks than tries
+
+
+def test_no_code_is_hashed_for_an_email_over_the_sending_limit(
+    fd: Frontdesk, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asking for links again and again costs the server one Argon2 hash per email actually sent."""
+    pia = make_user(fd, username="pia")
+    hashed: list[str] = []
+    real: Callable[[str], str] = fd.deps.hasher.hash
+
+    def counted(code: str) -> str:
+        hashed.append(code)
+        return real(code)
+
+    monkeypatch.setattr(fd.deps.hasher, "hash", counted)
+    for _ in range(settings.emails_per_address + 3):
+        fd.call(request_login_link, "pia", CTX)
+    assert len(outbox(fd, "login_link", to=pia.email)) == settings.emails_per_address
+    assert len(hashed) == settings.emails_per_address
