@@ -14,7 +14,8 @@ from frontdesk.clock import FrozenClock
 from frontdesk.errors import InvalidCode, InvalidCredentials, RateLimited, SecondFactorRequired, TokenInvalid
 from frontdesk.models import AuthEvent, LoginToken, User, UserSession
 from frontdesk.runtime import Frontdesk
-from frontdesk.service.context import RequestContext
+from frontdesk.service.accounts import delete_user, set_banned
+from frontdesk.service.context import NO_CONTEXT, RequestContext
 from frontdesk.service.login import (
     MAX_CODE_ATTEMPTS,
     consume_login_link,
@@ -22,6 +23,7 @@ from frontdesk.service.login import (
     login_with_password,
     request_login_link,
 )
+from frontdesk.service.reset import complete_password_reset, request_password_reset
 from frontdesk.service.second_factor import complete_second_factor
 from frontdesk.service.sessions import authenticate
 from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
@@ -272,3 +274,16 @@ def test_no_code_is_hashed_for_an_email_over_the_sending_limit(
         fd.call(request_login_link, "pia", CTX)
     assert len(outbox(fd, "login_link", to=pia.email)) == settings.emails_per_address
     assert len(hashed) == settings.emails_per_address
+
+
+def test_a_banned_or_deleted_account_or_a_reset_ends_the_code(fd: Frontdesk) -> None:
+    rex, sue, tom = make_user(fd, username="rex"), make_user(fd, username="sue"), make_user(fd, username="tom")
+    codes = {user.username: ask(fd, user)[1] for user in (rex, sue, tom)}
+    fd.call(set_banned, rex.id, True, NO_CONTEXT, actor_id=None)
+    fd.call(delete_user, sue.id, NO_CONTEXT, actor_id=None)
+    fd.call(request_password_reset, "tom", CTX)
+    reset = token_from(outbox(fd, "password_reset", to=tom.email)[-1])
+    fd.call(complete_password_reset, reset, "a new passphrase!", CTX)
+    for username, code in codes.items():
+        with pytest.raises(InvalidCode):
+            fd.call(login_with_code, username, code, False, CTX)
