@@ -4,6 +4,8 @@ provider (contract sections 6 and 8; SQLite and PostgreSQL, against the real pro
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -95,7 +97,12 @@ def test_linking_and_unlinking_need_a_fresh_session(
     with social_fd.factory() as db:  # nothing changed: no flow started, the identity still there
         assert int(db.scalar(select(func.count()).select_from(OAuthFlow)) or 0) == flows
         assert [i.id for i in db.scalars(select(Identity))] == [identity.id]
-    # no password, no second factor: signing in again through the provider makes the session fresh
+    # no password, no second factor: the re-authentication page offers signing in again through the provider
+    page = frontdesk.get("/reauthenticate?next=/account")
+    assert page.status_code == 200 and 'name="password"' not in page.text
+    link = re.search(r'<a href="(/v1/oauth/corp/start\?[^"]+)">Sign in again with Corp</a>', page.text)
+    assert link, page.text
+    assert html.unescape(link.group(1)) == "/v1/oauth/corp/start?reauth=1&next=%2Faccount"
     answer = callback(frontdesk, authorize(provider_browser, start(frontdesk, query="?reauth=1"), "vera"))
     assert answer.status_code == 302 and answer.headers["location"] == "/account"
     assert frontdesk.get("/v1/session").json()["username"] == "vera"
