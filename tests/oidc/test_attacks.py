@@ -293,3 +293,32 @@ def test_metrics_count_callbacks_by_provider_and_outcome(
     assert callback(frontdesk, url).status_code == 302
     assert callback(frontdesk, url).status_code == 400  # used again
     assert counts() == (before[0] + 1, before[1] + 1)
+
+
+def test_the_providers_code_and_tokens_reach_neither_the_browser_the_logs_nor_the_database(
+    tampered: httpx.Client,
+    provider_browser: httpx.Client,
+    social_fd: Frontdesk,
+    tamper: TamperProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+    tamper.tamper = lambda id_token: seen.append(id_token) or id_token
+    url = authorize(provider_browser, start(tampered), "quinn")
+    code, state = query_of(url)["code"], query_of(url)["state"]
+    with caplog.at_level("DEBUG"):
+        answer = callback(tampered, url)
+    assert answer.status_code == 302 and len(seen) == 1
+    secrets = (code, state, seen[0], seen[0].split(".")[1])
+    # frontdesk's own log lines (this test's client logs the callback URL it requests itself)
+    logged = [r for r in caplog.records if r.name.split(".")[0] in ("frontdesk", "authlib", "joserfc", "uvicorn")]
+    assert logged
+    shown = answer.text + str(answer.headers) + "".join(f"{r.getMessage()} {r.__dict__}" for r in logged)
+    assert not [s for s in secrets if s in shown]
+    with social_fd.factory() as db:
+        stored = " ".join(
+            str(row)
+            for model in (OAuthFlow, AuthEvent, Identity, User, UserSession)
+            for row in db.execute(select(model.__table__)).all()
+        )
+    assert not [s for s in secrets if s in stored]
