@@ -303,7 +303,12 @@ def test_the_providers_code_and_tokens_reach_neither_the_browser_the_logs_nor_th
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     seen: list[str] = []
-    tamper.tamper = lambda id_token: seen.append(id_token) or id_token
+
+    def keep(id_token: str) -> str:
+        seen.append(id_token)
+        return id_token
+
+    tamper.tamper = keep
     url = authorize(provider_browser, start(tampered), "quinn")
     code, state = query_of(url)["code"], query_of(url)["state"]
     with caplog.at_level("DEBUG"):
