@@ -1,6 +1,7 @@
 """In Chromium: a social sign-in through the real provider's own login and consent pages, for a user
-with an authenticator app, ends on frontdesk's second step; a code from the app signs in at aal 2
-(SQLite and PostgreSQL).
+with an authenticator app, ends on frontdesk's second step; a code from the app signs in at aal 2.
+And an account with no password re-authenticates by signing in again at its provider (SQLite and
+PostgreSQL).
 
 frontdesk is served on a fixed loopback port for this module, with that address as its public URL,
 and the provider here (a second instance) has that address's callback registered.
@@ -11,14 +12,16 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import update
 
-from frontdesk.models import Identity
+from frontdesk.models import Identity, UserSession
 from frontdesk.oidc_settings import parse_providers
 from frontdesk.runtime import Frontdesk
 from frontdesk.web.app import create_app
@@ -130,3 +133,32 @@ def test_a_social_sign_in_goes_on_to_the_second_step_and_a_code_signs_in(
     expect(page.get_by_role("navigation", name="Your account")).to_contain_text("wren")
     session = page.request.get("/v1/session").json()
     assert (session["aal"], session["factors"], session["long_lived"]) == (2, ["social", "totp"], True)
+
+
+def test_an_account_without_a_password_confirms_its_a_person_by_signing_in_again_at_the_provider(
+    page: Page, api: httpx.Client, site_fd: Frontdesk, site_url: str, journey_provider: OidcProvider
+) -> None:
+    page.goto("/v1/oauth/corp/start")
+    through_the_provider(page, "yara")  # a new account, made by social sign-in: no password
+    expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
+    with site_fd.factory.begin() as db:  # an hour later: the session is no longer fresh
+        db.execute(update(UserSession).values(authenticated_at=datetime.now(UTC) - timedelta(hours=1)))
+
+    page.goto("/reauthenticate?next=/account")
+    expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+    expect(page.get_by_label("Your password")).to_have_count(0)
+    page.get_by_role("link", name="Sign in again with Corp").click()
+    # the provider asks for a new sign-in (prompt=login), even though it still knows the person
+    expect(page.locator("input[name=login]")).to_be_visible()
+    page.locator("input[name=login]").fill("yara")
+    page.locator("input[name=password]").fill("any password")
+    page.get_by_role("button", name="Sign-in").click()
+    consent = page.get_by_role("button", name="Continue")
+    page.wait_for_url(lambda url: url.startswith(site_url) or "/interaction/" in url)
+    if "/interaction/" in page.url:
+        consent.click()
+    expect(page).to_have_url(f"{site_url}/account")
+    session = page.request.get("/v1/session").json()
+    assert session["username"] == "yara" and session["factors"] == ["social"]
+    age = datetime.now(UTC) - datetime.fromisoformat(session["authenticated_at"].replace("Z", "+00:00"))
+    assert age < timedelta(minutes=1)
