@@ -1,7 +1,7 @@
 """sign-in codes: login_tokens.code_hash (Argon2id) and login_tokens.code_attempts
 
 Revision ID: 0009_sign_in_codes
-Revises: 0007_account_lifecycle
+Revises: 0008_new_device_notices
 Create Date: 2026-12-02 14:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_sign_in_codes"
-down_revision = "0007_account_lifecycle"
+down_revision = "0008_new_device_notices"
 branch_labels = None
 depends_on = None
 
