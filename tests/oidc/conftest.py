@@ -6,17 +6,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, Page
 
 from frontdesk.oidc_settings import OidcProviders, parse_providers
 from frontdesk.runtime import Frontdesk
 from frontdesk.web.app import create_app
+from tests.databases import BACKENDS
 from tests.fast import fast_settings
 from tests.live import free_port
+from tests.oidc.browser import SocialSite, local_only, start_social_site
 from tests.oidc.rig import PUBLIC_URL, OidcProvider, start_provider
+from tests.web.pages.conftest import OpenPage, _opener
+from tests.web.pages.conftest import browser as browser  # the Chromium fixture, for the browser journeys
 
 STARTUP_TIMEOUT = 10.0
 
@@ -75,3 +81,39 @@ def provider_browser() -> Iterator[httpx.Client]:
     """The same browser's side for the provider: its own cookies, redirects followed by hand."""
     with httpx.Client(timeout=10, follow_redirects=False) as client:
         yield client
+
+
+# --- in a browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def social_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SocialSite]:
+    """A live `frontdesk serve` and its own provider (registered with its callbacks), shared by one
+    test module on SQLite and on PostgreSQL (each test uses its own users)."""
+    database_url: str = request.getfixturevalue(f"{request.param}_database_url")
+    site = start_social_site(database_url, tmp_path_factory.mktemp("social-site"))
+    yield site
+    site.stop()
+
+
+@pytest.fixture
+def open_social_page(browser: Browser, social_site: SocialSite) -> Iterator[OpenPage]:
+    """New browser contexts (each its own cookies, for frontdesk and the provider) on `social_site`."""
+    opener = _opener(browser, social_site.server)
+    open_page = next(opener)
+
+    def open_local_page(**options: object) -> Page:
+        page = open_page(**options)
+        local_only(page.context)
+        return page
+
+    yield open_local_page
+    next(opener, None)  # closes the contexts
+
+
+@pytest.fixture
+def sqlite_social_site(sqlite_database_url: str, tmp_path: Path) -> Iterator[SocialSite]:
+    """`social_site` on SQLite only (the screenshots and accessibility checks)."""
+    site = start_social_site(sqlite_database_url, tmp_path)
+    yield site
+    site.stop()
