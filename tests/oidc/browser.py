@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from frontdesk.models import Identity, User
+from frontdesk.models import Identity, User, UserSession
 from frontdesk.runtime import Frontdesk
 from tests.databases import empty_database
 from tests.fast import fast_settings
@@ -51,6 +52,18 @@ class SocialSite:
                     .order_by(Identity.id)
                 )
                 return [(str(p), str(s)) for p, s in rows]
+        finally:
+            fd.close()
+
+    def age_sessions(self, username: str) -> None:
+        """As if `username` last proved a factor 11 minutes ago (FRONTDESK_REAUTH_MAX_AGE is 10)."""
+        fd = Frontdesk(fast_settings(self.server.database_url, public_url=self.url))
+        try:
+            with fd.factory() as db:
+                user_id = db.scalars(select(User.id).where(User.username == username)).one()
+                then = datetime.now(UTC) - timedelta(minutes=11)
+                db.execute(update(UserSession).where(UserSession.user_id == user_id).values(authenticated_at=then))
+                db.commit()
         finally:
             fd.close()
 

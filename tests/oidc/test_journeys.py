@@ -185,6 +185,26 @@ def test_linking_from_the_account_page_then_signing_in_with_it(
     expect_signed_in(other, "pia")
 
 
+def test_a_stale_session_confirms_its_password_before_linking(
+    social_site: SocialSite, open_social_page: OpenPage
+) -> None:
+    with social_site.server.client() as api:
+        api_sign_up(api, "pete")
+    page = open_social_page()
+    sign_in(page, "pete")
+    expect_signed_in(page, "pete")
+    social_site.age_sessions("pete")
+    page.get_by_role("button", name="Link Corp", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/reauthenticate\?next=%2Faccount$"))  # not to the provider
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect_signed_in(page, "pete")
+    assert social_site.identities_of("pete") == []
+    page.get_by_role("button", name="Link Corp", exact=True).click()
+    provider_sign_in(page, social_site, "pete")
+    expect_identity_listed(page, "Corp", "pete@example.com")
+
+
 def test_unlinking_from_the_account_page(social_site: SocialSite, open_social_page: OpenPage) -> None:
     with social_site.server.client() as api:
         api_sign_up(api, "quinn")
