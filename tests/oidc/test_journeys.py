@@ -135,7 +135,7 @@ def expect_identity_listed(page: Page, provider: str, email: str) -> None:
 def test_continue_with_from_the_login_page_makes_an_account(
     social_site: SocialSite, open_social_page: OpenPage
 ) -> None:
-    page = open_social_page()
+    page = open_social_page(java_script_enabled=False)  # frontdesk's pages need none (nor do the provider's)
     continue_with(page, "Corp")
     provider_sign_in(page, social_site, "nia")
     expect_signed_in(page, "nia")
@@ -208,7 +208,7 @@ def test_a_stale_session_confirms_its_password_before_linking(
 def test_unlinking_from_the_account_page(social_site: SocialSite, open_social_page: OpenPage) -> None:
     with social_site.server.client() as api:
         api_sign_up(api, "quinn")
-    page = open_social_page()
+    page = open_social_page(java_script_enabled=False)  # linking and unlinking need no JavaScript
     sign_in(page, "quinn")
     page.get_by_role("button", name="Link Trusted", exact=True).click()
     provider_sign_in(page, social_site, "quinn")
