@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from frontdesk.oidc_settings import OidcProviders, parse_providers
 from frontdesk.runtime import Frontdesk
@@ -21,8 +21,7 @@ from tests.fast import fast_settings
 from tests.live import free_port
 from tests.oidc.browser import SocialSite, local_only, start_social_site
 from tests.oidc.rig import PUBLIC_URL, OidcProvider, start_provider
-from tests.web.pages.conftest import OpenPage, _opener
-from tests.web.pages.conftest import browser as browser  # the Chromium fixture, for the browser journeys
+from tests.web.pages.conftest import CHROMIUM, CHROMIUM_ARGS, OpenPage, _opener
 
 STARTUP_TIMEOUT = 10.0
 
@@ -84,6 +83,19 @@ def provider_browser() -> Iterator[httpx.Client]:
 
 
 # --- in a browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium, as `tests/web/pages`' fixture, but for one module at a time: while Playwright's sync
+    API runs it keeps an event loop running in this thread, which the tests of the directories
+    after this one (asyncio.run, async tests) could not have."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

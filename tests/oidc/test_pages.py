@@ -4,7 +4,6 @@ unlink, fresh sessions, the last way in), its CSP, and the callback's error page
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +20,7 @@ from tests.live import free_port
 from tests.mailbox import outbox
 from tests.oidc.journey import authorize, callback, start, with_query
 from tests.oidc.rig import OidcProvider
-from tests.web.helpers import asgi_request
+from tests.web.helpers import asgi_request, run_async
 from tests.web.pages.forms import csrf_token, submit
 
 
@@ -190,7 +189,7 @@ def test_linking_a_provider_that_does_not_answer_says_so_on_the_account_page(soc
             token = csrf_token(account.text, "/account/identities/down/link")
             return await c.post("/account/identities/down/link", data={"csrf_token": token})
 
-    answer = asyncio.run(run())
+    answer = run_async(run)
     assert answer.status_code == 502 and "not answering" in answer.text and "Your account" in answer.text
     assert flows(social_fd) == 0
 
