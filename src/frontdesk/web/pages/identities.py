@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from frontdesk.errors import LastSignInMethod, NotFound, ReauthenticationRequired, SocialSignInFailed
 from frontdesk.service import identities
-from frontdesk.web.api.oauth import _begin, _set_binding
+from frontdesk.web.api import oauth as oauth_api
 from frontdesk.web.deps import Access, access
 from frontdesk.web.ids import checked_id
 from frontdesk.web.pages.account import _show
@@ -51,15 +51,16 @@ def link_provider(p: P, caller: FreshSignedIn, provider: str, posted: Posted) ->
     client = provider_clients(p.request).get(provider)
     if client is None:
         return _show(p, caller, status=404, identities_banner=Form().fail(NO_SUCH_PROVIDER, 404))
+    response = p.redirect(LINKED)  # to the provider: its Location is set once the flow has started
     try:
-        started = _begin(p.fd, client, next_path=LINKED, remember=False, user_id=caller.user_id)
+        # the API's own start (`POST /v1/identities/{provider}`): the flow, and its binding cookie on `response`
+        started = oauth_api.start_linking(client.settings.name, p.request, caller, p.fd, response, next=LINKED)
     except ReauthenticationRequired:
         return p.to_reauthenticate()
     except SocialSignInFailed as exc:  # the provider is not answering (discovery): nothing was started
         log.warning("oauth.link_not_started", extra={"provider": provider, "reason": exc.reason})
         return _show(p, caller, status=502, identities_banner=Form().fail(str(exc), 502))
-    response = p.redirect(started.url)
-    _set_binding(response, p.settings, provider, started)
+    response.headers["location"] = started.redirect
     return response
 
 
