@@ -184,6 +184,8 @@ def test_cleanup_erases_exactly_what_the_contract_lists(fd: Frontdesk, clock: Fr
     ctx = RequestContext(ip_address=ip, user_agent=agent)
     user = make_user(fd, username="erin", email="Erin.Person@example.com", name="Erin Person", ctx=ctx)
     bystander = make_user(fd, username="bea", email="bea@example.com", name="Bea")
+    fd.call(login_with_password, "erin", PASSWORD, False, ctx)  # the account's first device
+    fd.call(login_with_password, "erin", PASSWORD, False, RequestContext(ip_address=ip, user_agent="curl/8.5.0"))
     make_session(fd, user, ctx=ctx)
     make_session(fd, user, is_api_key=True, long_lived=True, ctx=ctx)
     enrolment = fd.call(begin_totp_enrolment, user.id, ctx)

@@ -27,7 +27,7 @@ from frontdesk.service.identity import USERNAME_RULE, normalise_email
 from frontdesk.service.oauth import ClaimedFlow
 from frontdesk.service.oidc_client import Profile
 from frontdesk.service.results import AuthResult
-from frontdesk.service.sessions import issue_session
+from frontdesk.service.signin import open_session
 from frontdesk.store import identities as store
 from frontdesk.store import users as user_store
 
@@ -116,12 +116,10 @@ def _signed_in(
     via: str,
 ) -> Outcome:
     # TODO(second factors): a user with a second factor goes to the second step instead (contract 8)
-    issued = issue_session(db, deps, user, ctx, long_lived=claimed.remember_device)
-    user.last_active = deps.clock.now()
-    audit.record(
-        db, deps, "login.succeeded", ctx, user_id=user.id, session_id=issued.session.id, detail=f"{via}:{provider.name}"
+    result = open_session(
+        db, deps, user, long_lived=claimed.remember_device, factors=(), ctx=ctx, detail=f"{via}:{provider.name}"
     )
-    return Outcome("signed_in", claimed.next_path, provider.label, AuthResult(user, issued))
+    return Outcome("signed_in", claimed.next_path, provider.label, result)
 
 
 def _verified_email_key(profile: Profile) -> str | None:
