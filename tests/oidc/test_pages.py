@@ -14,6 +14,7 @@ from frontdesk.models import Identity, OAuthFlow, User, UserSession
 from frontdesk.oidc_settings import parse_providers
 from frontdesk.runtime import Frontdesk
 from frontdesk.web.app import create_app
+from frontdesk.web.pages.csrf import CsrfTokens
 from frontdesk.web.pages.identities import LAST_WAY_IN
 from tests.factories import PASSWORD, make_user
 from tests.live import free_port
@@ -165,6 +166,12 @@ def test_a_link_form_without_its_token_starts_nothing(frontdesk: httpx.Client, s
         assert refused.status_code == 403 and "This form had expired" in refused.text
     assert flows(social_fd) == 0
     assert submit(frontdesk, "/account", "/account/identities/corp/link").status_code == 303
+    assert flows(social_fd) == 1
+    # a provider nobody configured, with a token that is right for its path: said so, nothing started
+    tokens = CsrfTokens(social_fd.settings)
+    token = tokens.token(frontdesk.cookies["frontdesk-csrf"], "/account/identities/nope/link")
+    unknown = frontdesk.post("/account/identities/nope/link", data={"csrf_token": token})
+    assert unknown.status_code == 404 and "There is no sign-in provider of that name here." in unknown.text
     assert flows(social_fd) == 1
 
 
