@@ -95,6 +95,7 @@ ID_ROUTES = [
     ("GET", "/v1/usernames/{username}"),
     ("GET", "/v1/oauth/{provider}/start"),
     ("GET", "/v1/oauth/{provider}/callback"),
+    ("POST", "/v1/oauth/{provider}/callback"),  # response_mode=form_post
     ("POST", "/v1/identities/{identity}"),  # a provider's name: an unknown one is 404 too
     ("GET", "/docs/assets/{name}"),
 ]
