@@ -7,19 +7,24 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from frontdesk.oidc_settings import OidcProviders, parse_providers
 from frontdesk.runtime import Frontdesk
 from frontdesk.web.app import create_app
+from tests.databases import BACKENDS
 from tests.fast import fast_settings
 from tests.live import free_port
+from tests.oidc.browser import SocialSite, local_only, start_social_site
 from tests.oidc.rig import CLIENT_ID, CLIENT_SECRET, PUBLIC_URL, OidcProvider, start_provider
 from tests.oidc.tamper import TamperProxy
+from tests.web.pages.conftest import CHROMIUM, CHROMIUM_ARGS, OpenPage, _opener
 
 STARTUP_TIMEOUT = 10.0
 
@@ -116,3 +121,52 @@ def tampered(social_fd: Frontdesk, tamper: TamperProxy) -> Iterator[httpx.Client
     providers = parse_providers(provider_env(tamper.url))
     with serve(create_app(frontdesk=social_fd, send_mail=False, oidc_providers=providers)) as client:
         yield client
+
+
+# --- in a browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium, as `tests/web/pages`' fixture, but for one module at a time: while Playwright's sync
+    API runs it keeps an event loop running in this thread, which the tests of the directories
+    after this one (asyncio.run, async tests) could not have."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def social_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SocialSite]:
+    """A live `frontdesk serve` and its own provider (registered with its callbacks), shared by one
+    test module on SQLite and on PostgreSQL (each test uses its own users)."""
+    database_url: str = request.getfixturevalue(f"{request.param}_database_url")
+    site = start_social_site(database_url, tmp_path_factory.mktemp("social-site"))
+    yield site
+    site.stop()
+
+
+@pytest.fixture
+def open_social_page(browser: Browser, social_site: SocialSite) -> Iterator[OpenPage]:
+    """New browser contexts (each its own cookies, for frontdesk and the provider) on `social_site`."""
+    opener = _opener(browser, social_site.server)
+    open_page = next(opener)
+
+    def open_local_page(**options: object) -> Page:
+        page = open_page(**options)
+        local_only(page.context)
+        return page
+
+    yield open_local_page
+    next(opener, None)  # closes the contexts
+
+
+@pytest.fixture
+def sqlite_social_site(sqlite_database_url: str, tmp_path: Path) -> Iterator[SocialSite]:
+    """`social_site` on SQLite only (the screenshots and accessibility checks)."""
+    site = start_social_site(sqlite_database_url, tmp_path)
+    yield site
+    site.stop()

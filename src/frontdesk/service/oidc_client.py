@@ -134,6 +134,14 @@ class ProviderClient:
             self._metadata = (meta, now)
         return meta
 
+    def known_metadata(self) -> dict[str, Any] | None:
+        """The metadata if it is known without asking the provider (GitHub's fixed endpoints, or the
+        last discovery, however old); None before the first discovery. Never touches the network."""
+        if self.settings.kind == "github":
+            return self.metadata()
+        with self._lock:
+            return self._metadata[0] if self._metadata is not None else None
+
     def requires_response_iss(self) -> bool:
         """RFC 9207: the provider promises `iss` in every authorization response."""
         return self.metadata().get("authorization_response_iss_parameter_supported") is True

@@ -138,8 +138,15 @@ def _failure_page(page: P, provider: str, exc: SocialSignInFailed, client: Provi
     log.warning("oauth.failed", extra={"provider": provider, "reason": exc.reason})
     SOCIAL_SIGN_INS.labels(provider, exc.reason[:40]).inc()
     title = "The sign-in provider is not answering" if unavailable else "That sign-in did not work"
+    configured = _clients(page.request).providers.get(provider)
     response = page.render(
-        "social_result.html", status=502 if unavailable else 400, kind="error", title=title, message=str(exc)
+        "social_result.html",
+        status=502 if unavailable else 400,
+        kind="error",
+        title=title,
+        message=str(exc),
+        reason=exc.reason,  # the page words the common ones (cancelled, expired, bad state)
+        provider=configured.label if configured else provider,
     )
     _clear_binding(response, page.settings, provider, client)
     return response
