@@ -74,6 +74,19 @@ class Tokens:
             self.login_link = token_in(latest_email(api, "alice@example.com", "sign-in link"))
             api.post("/v1/password-reset", json={"user": "alice"})
             self.reset = token_in(latest_email(api, "alice@example.com", "reset"))
+        with server.client() as bob:  # the lifecycle links: bob changes his email, carol deletes her account
+            api_sign_up(bob, "bob")
+            assert bob.post("/v1/email", json={"new_email": "robert@example.com"}).status_code == 202
+            first = token_in(latest_email(bob, "robert@example.com", "confirm your new email"))
+            changed = bob.post("/v1/email/confirm", json={"token": first})
+            assert changed.status_code == 200, changed.text
+            self.email_revert = token_in(latest_email(bob, "bob@example.com", "was changed"))
+            assert bob.post("/v1/email", json={"new_email": "bobby@example.com"}).status_code == 202
+            self.email_confirm = token_in(latest_email(bob, "bobby@example.com", "confirm your new email"))
+        with server.client() as carol:
+            api_sign_up(carol, "carol")
+            assert carol.request("DELETE", "/v1/account", json={"confirm": True}).status_code == 202
+            self.restore = token_in(latest_email(carol, "carol@example.com", "restore"))
 
 
 def _prepare(server: LiveServer) -> Tokens:
@@ -165,6 +178,9 @@ def _pages(tokens: Tokens) -> list[tuple[str, Callable[[Page], None]]]:
         ("forgot-password", go("/forgot-password")),
         ("reset-password", go(f"/reset-password?token={tokens.reset}")),
         ("link-expired", go("/reset-password?token=used-or-expired-token-AAAAAAAAAAAAAAAAAAAAAAA")),
+        ("email-confirm", go(f"/email/confirm?token={tokens.email_confirm}")),
+        ("email-revert", go(f"/email/revert?token={tokens.email_revert}")),
+        ("account-restore", go(f"/account/restore?token={tokens.restore}")),
         ("sign-in", _sign_in),  # not photographed: signs the browser in for the pages below
         ("account", go("/account")),
         ("account-new-api-key", new_api_key),
