@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.fast import FAST_ARGON2_ENV
+from tests.fast import FAST_ENV
 from tests.waiting import wait_until
 
 STARTUP_TIMEOUT = 90.0  # generous: it returns as soon as the server answers; a loaded machine starts slowly
@@ -76,7 +76,7 @@ class LiveServer:
 def server_env(database_url: str, url: str, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a test server: this process's, minus any FRONTDESK_ setting, plus the test's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    env.update({"FRONTDESK_DATABASE_URL": database_url, "FRONTDESK_PUBLIC_URL": url, **FAST_ARGON2_ENV})
+    env.update({"FRONTDESK_DATABASE_URL": database_url, "FRONTDESK_PUBLIC_URL": url, **FAST_ENV})
     env.update(extra_env or {})
     return env
 

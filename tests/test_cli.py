@@ -17,7 +17,7 @@ from frontdesk.runtime import Frontdesk
 from frontdesk.service.sessions import authenticate
 from frontdesk.settings import Settings
 from tests.factories import make_session, make_user
-from tests.fast import FAST_ARGON2_ENV
+from tests.fast import FAST_ENV
 
 COMMANDS = [
     "migrate",
@@ -43,7 +43,7 @@ def clock() -> SystemClock:
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
-    env = dict(FAST_ARGON2_ENV)
+    env = dict(FAST_ENV)
     env["FRONTDESK_DATABASE_URL"] = settings.database_url
     env["COLUMNS"] = "200"
     return env

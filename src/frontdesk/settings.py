@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     emails_per_ip: int = Field(default=50, ge=1)
     # signup attempts per IP address, counted before any password hashing
     signups_per_ip: int = Field(default=20, ge=1)
+    # a 429 is sent this long after it is decided: a client flooding past a limit gets one refusal
+    # per connection per delay, so refusing it costs little (the wait holds no thread or connection)
+    rate_limited_delay: timedelta = Field(default=timedelta(seconds=1), ge=timedelta(0), le=timedelta(seconds=10))
 
     # password hashing (Argon2id; RFC 9106 "second recommended" profile by default)
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -170,6 +173,7 @@ class Settings(BaseSettings):
         "account_deletion_grace",
         "reauth_max_age",
         "rate_limit_window",
+        "rate_limited_delay",
         "touch_flush_interval",
         "db_statement_timeout",
         mode="before",

@@ -59,9 +59,7 @@ def enrolled(
     detail: str | None = None,
 ) -> None:
     """A factor became active: audited as `<method>.enrolled`, counted, and the user told."""
-    audit.record(db, deps, f"{method}.enrolled", ctx, user_id=user_id, detail=detail)
-    SECOND_FACTOR_ENROLMENTS.labels(method).inc()
-    _notify(db, deps, user_id, "second_factor_added", ctx, factor=_label(method, name))
+    _factor_changed(db, deps, user_id, method, ctx, "enrolled", name=name, detail=detail)
 
 
 def removed(
@@ -75,9 +73,31 @@ def removed(
     detail: str | None = None,
 ) -> None:
     """A factor was removed by its owner: audited as `<method>.removed`, counted, and the user told."""
-    audit.record(db, deps, f"{method}.removed", ctx, user_id=user_id, detail=detail)
-    SECOND_FACTOR_REMOVALS.labels(method).inc()
-    _notify(db, deps, user_id, "second_factor_removed", ctx, factor=_label(method, name))
+    _factor_changed(db, deps, user_id, method, ctx, "removed", name=name, detail=detail)
+
+
+_CHANGES = {
+    "enrolled": (SECOND_FACTOR_ENROLMENTS, "second_factor_added"),
+    "removed": (SECOND_FACTOR_REMOVALS, "second_factor_removed"),
+}
+
+
+def _factor_changed(
+    db: Session,
+    deps: Deps,
+    user_id: int,
+    method: str,
+    ctx: RequestContext,
+    change: str,
+    *,
+    name: str | None,
+    detail: str | None,
+) -> None:
+    """One factor enrolled or removed: its audit event, its counter and its email, from `_CHANGES`."""
+    counter, email_kind = _CHANGES[change]
+    audit.record(db, deps, f"{method}.{change}", ctx, user_id=user_id, detail=detail)
+    counter.labels(method).inc()
+    _notify(db, deps, user_id, email_kind, ctx, factor=_label(method, name))
 
 
 def codes_regenerated(db: Session, deps: Deps, user_id: int, ctx: RequestContext) -> None:

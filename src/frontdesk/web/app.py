@@ -22,7 +22,13 @@ from frontdesk.web.api import account, admin, devmail, factors, lifecycle, oauth
 from frontdesk.web.credentials import RequestInfo
 from frontdesk.web.deps import Access, access, access_of
 from frontdesk.web.fastverify import VerifyFastPath
-from frontdesk.web.middleware import BodyLimitMiddleware, CsrfMiddleware, MetricsMiddleware, NoSniffMiddleware
+from frontdesk.web.middleware import (
+    BodyLimitMiddleware,
+    CsrfMiddleware,
+    MetricsMiddleware,
+    NoSniffMiddleware,
+    RateLimitedDelayMiddleware,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,7 @@ def create_app(
     app.add_middleware(CsrfMiddleware, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NoSniffMiddleware)
+    app.add_middleware(RateLimitedDelayMiddleware, delay=settings.rate_limited_delay.total_seconds())
     app.add_middleware(MetricsMiddleware)
     return app
 

@@ -5,6 +5,7 @@ Pure ASGI (no BaseHTTPMiddleware) keeps the per-request cost small on the hot pa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -216,6 +217,32 @@ class NoSniffMiddleware:
             await send(message)
 
         await self.app(scope, receive, add_header)
+
+
+class RateLimitedDelayMiddleware:
+    """Send every 429 `delay` seconds after it was decided.
+
+    A client that floods past a limit then gets one refusal per connection per delay, so refusing it
+    costs the server little and everyone else's requests stay fast (issue 12: a signup flood from one
+    address). The wait is an await after the handler has finished: it holds no thread, database
+    connection or lock. A client within its limits never waits.
+    """
+
+    def __init__(self, app: ASGIApp, delay: float) -> None:
+        self.app = app
+        self.delay = delay
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.delay <= 0:
+            await self.app(scope, receive, send)
+            return
+
+        async def slow_refusals(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 429:
+                await asyncio.sleep(self.delay)
+            await send(message)
+
+        await self.app(scope, receive, slow_refusals)
 
 
 class MetricsMiddleware:

@@ -6,6 +6,8 @@ press before using its link (mail scanners open links)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -21,6 +23,7 @@ from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.page import FreshSignedIn, P
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
 # link kind -> (its page's template, what the link is called, the email kind that sent it)
 LINKS = {
@@ -93,14 +96,22 @@ def _dead(p: P, kind: str) -> Response:
     )
 
 
-def _token(p: P, posted: Posted, kind: str) -> tuple[Form, str | None]:
+def _use_link(p: P, posted: Posted, kind: str, use: Callable[[str], T]) -> T | Response:
+    """Check the posted form and use its link once: what `use` answers, or the page that says why not
+    (an expired form, an incomplete link, a dead link, or the service's refusal)."""
+    template = LINKS[kind][0]
     form = Form.from_posted(posted, keep=("token",))
     if not p.csrf_ok(posted):
-        return form.expired(), None
+        return p.show(template, form.expired())
     token = posted.get("token", "")
     if not token:
-        return form.fail("This link is incomplete. Copy the whole link from the email."), None
-    return form, token
+        return p.show(template, form.fail("This link is incomplete. Copy the whole link from the email."))
+    try:
+        return use(token)
+    except TokenInvalid:
+        return _dead(p, kind)
+    except FrontdeskError as exc:
+        return p.show(template, form.error(exc))
 
 
 @router.get("/email/confirm")
@@ -112,15 +123,11 @@ def confirm_email_page(p: P, token: str = "") -> Response:
 @router.post("/email/confirm")
 @access(Access.OPEN)
 def confirm_email_submit(p: P, posted: Posted) -> Response:
-    form, token = _token(p, posted, "email_change")
-    if token is None:
-        return p.show("email_confirm.html", form)
-    try:
-        email = p.fd.call(email_change.confirm_email_change, token, p.ctx)
-    except TokenInvalid:
-        return _dead(p, "email_change")
-    except FrontdeskError as exc:
-        return p.show("email_confirm.html", form.error(exc))
+    email = _use_link(
+        p, posted, "email_change", lambda token: p.fd.call(email_change.confirm_email_change, token, p.ctx)
+    )
+    if isinstance(email, Response):
+        return email
     return p.render("lifecycle_done.html", done="email_changed", email=email)
 
 
@@ -133,18 +140,13 @@ def revert_email_page(p: P, token: str = "") -> Response:
 @router.post("/email/revert")
 @access(Access.OPEN)
 def revert_email_submit(p: P, posted: Posted) -> Response:
-    form, token = _token(p, posted, "email_revert")
-    if token is None:
-        return p.show("email_revert.html", form)
-    try:
+    def revert(token: str) -> Response:
         p.fd.call(email_change.revert_email_change, token, p.ctx)
-    except TokenInvalid:
-        return _dead(p, "email_revert")
-    except FrontdeskError as exc:
-        return p.show("email_revert.html", form.error(exc))
-    response = p.render("lifecycle_done.html", done="email_reverted", email="")
-    clear_login_cookies(response, p.settings)  # every session of the account ended, this one too
-    return response
+        response = p.render("lifecycle_done.html", done="email_reverted", email="")
+        clear_login_cookies(response, p.settings)  # every session of the account ended, this one too
+        return response
+
+    return _use_link(p, posted, "email_revert", revert)
 
 
 @router.get("/account/restore")
@@ -156,18 +158,14 @@ def restore_page(p: P, token: str = "") -> Response:
 @router.post("/account/restore")
 @access(Access.OPEN)
 def restore_submit(p: P, posted: Posted) -> Response:
-    form, token = _token(p, posted, "restore")
-    if token is None:
-        return p.show("account_restore.html", form)
-    try:
-        result = p.fd.call(deletion.restore_account, token, False, p.ctx)
-    except SecondFactorRequired:  # restored; the sign-in needs the second factor too
-        return p.redirect("/login?notice=restored")
-    except TokenInvalid:
-        return _dead(p, "restore")
-    except FrontdeskError as exc:
-        return p.show("account_restore.html", form.error(exc))
-    response = p.redirect("/account?notice=restored")
-    end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
-    set_login_cookies(response, result, p.settings)
-    return response
+    def restore(token: str) -> Response:
+        try:
+            result = p.fd.call(deletion.restore_account, token, False, p.ctx)
+        except SecondFactorRequired:  # restored; the sign-in needs the second factor too
+            return p.redirect("/login?notice=restored")
+        response = p.redirect("/account?notice=restored")
+        end_replaced_session(p.fd, p.request.scope["headers"], result, p.ctx)
+        set_login_cookies(response, result, p.settings)
+        return response
+
+    return _use_link(p, posted, "restore", restore)
