@@ -30,6 +30,7 @@ import io
 import json
 import os
 import pstats
+import socket
 import statistics
 import subprocess
 import sys
@@ -44,10 +45,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from bench.server import process_tree
 from frontdesk.crypto import Argon2Parameters, PasswordHasher
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import create_user
@@ -57,6 +60,7 @@ from frontdesk.settings import Settings
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (the bench user's, in a throwaway database)
 FAST_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=64, parallelism=1)
+SECRET = "bench-login-cpu-" + "x" * 32
 MAX_LOGINS = 100_000  # a bound on any one round, whatever the flags say
 CALL_COUNT_LOGINS = 20  # logins run under cProfile to count Python calls
 
@@ -176,6 +180,84 @@ def _one_round(fd: Frontdesk, hasher: TimedHasher, counts: Counts, logins: int, 
     )
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tree_cpu_s(pid: int) -> float:
+    return sum(_proc_cpu_s(p) for p in process_tree(pid))
+
+
+def _http_round(
+    base: str, server: subprocess.Popen[bytes], logins: int, argon2_ms: float, backends: Backends | None
+) -> Round:
+    """`logins` sequential `POST /v1/login` against the server, each sending the device cookie the
+    previous one set (and no session cookie); the server's CPU, Argon2 subtracted as measured here."""
+    with httpx.Client(base_url=base, timeout=30, headers={"Origin": base}) as client:
+
+        def login(device: str | None) -> str | None:
+            client.cookies.clear()
+            headers = {"Cookie": f"frontdesk-device={device}"} if device else {}
+            body = {"user": "bench", "password": PASSWORD, "remember_device": False}
+            response = client.post("/v1/login", json=body, headers=headers)
+            if response.status_code != 200:
+                raise SystemExit(f"login answered {response.status_code}: {response.text}")
+            for cookie in response.headers.get_list("set-cookie"):
+                if cookie.startswith("frontdesk-device="):
+                    return cookie.split(";", 1)[0].split("=", 1)[1]
+            return device
+
+        device = login(None)
+        db_before = backends.cpu_s() if backends else {}
+        before = _tree_cpu_s(server.pid)
+        for _ in range(min(logins, MAX_LOGINS)):
+            device = login(device)
+        spent_ms = (_tree_cpu_s(server.pid) - before) * 1000 / logins
+    database_ms: float | None = None
+    if backends:
+        after = backends.cpu_s()
+        database_ms = sum(after[pid] - db_before.get(pid, 0.0) for pid in after) * 1000 / logins
+    return Round(logins, spent_ms - argon2_ms, 0.0, argon2_ms, database_ms, {}, 0.0, 0.0)
+
+
+def _argon2_ms(hasher: TimedHasher, hashed: str) -> float:
+    """The CPU of one verification at the bench's parameters, measured in this process."""
+    before, checks = hasher.cpu_s, hasher.checks
+    for _ in range(50):
+        hasher.verify(hashed, PASSWORD)
+    return (hasher.cpu_s - before) * 1000 / (hasher.checks - checks)
+
+
+def _serve(url: str, settings: Settings) -> tuple[str, subprocess.Popen[bytes]]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    env.update(
+        {
+            "FRONTDESK_DATABASE_URL": url,
+            "FRONTDESK_PUBLIC_URL": base,
+            "FRONTDESK_SECRET": SECRET,
+            "FRONTDESK_ARGON2_TIME_COST": str(settings.argon2_time_cost),
+            "FRONTDESK_ARGON2_MEMORY_COST_KIB": str(settings.argon2_memory_cost_kib),
+            "FRONTDESK_ARGON2_PARALLELISM": str(settings.argon2_parallelism),
+        }
+    )
+    command = [sys.executable, "-m", "frontdesk.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return base, server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("frontdesk serve did not start in 60 s")
+
+
 @contextmanager
 def _database(backend: str, postgres_url: str) -> Iterator[tuple[str, Backends | None]]:
     if backend == "sqlite":
@@ -198,7 +280,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Round]:
     with _database(backend, args.postgres_url) as (url, backends):
         settings = Settings(
             database_url=url,
-            secret="bench-login-cpu-" + "x" * 32,
+            secret=SECRET,
             argon2_time_cost=FAST_ARGON2.time_cost,
             argon2_memory_cost_kib=FAST_ARGON2.memory_cost_kib,
             argon2_parallelism=FAST_ARGON2.parallelism,
@@ -209,7 +291,18 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Round]:
             hasher = TimedHasher()
             fd.deps = dataclasses.replace(fd.deps, hasher=hasher)
             ctx = RequestContext(ip_address="198.51.100.7", user_agent="bench/login_cpu")
-            fd.call(create_user, email="bench@example.com", username="bench", password=PASSWORD, name="Bench", ctx=ctx)
+            user = fd.call(
+                create_user, email="bench@example.com", username="bench", password=PASSWORD, name="Bench", ctx=ctx
+            )
+            if args.http:
+                argon2_ms = _argon2_ms(hasher, user.hashed_password or "")
+                base, server = _serve(url, settings)
+                try:
+                    _http_round(base, server, args.warmup, argon2_ms, None)
+                    return [_http_round(base, server, args.logins, argon2_ms, backends) for _ in range(args.rounds)]
+                finally:
+                    server.terminate()
+                    server.wait(30)
             counts = Counts()
             counts.listen(fd)
             _one_round(fd, hasher, counts, args.warmup, backends)
@@ -244,6 +337,7 @@ def _child(label: str, src: Path, backend: str, args: argparse.Namespace) -> Rou
     """One round in a fresh process that imports frontdesk from `src`."""
     command = [sys.executable, "-m", "bench.login_cpu", "--child", "--backends", backend]
     command += ["--logins", str(args.logins), "--warmup", str(args.warmup), "--postgres-url", args.postgres_url]
+    command += ["--http"] if args.http else []
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith(_MARK)]
@@ -280,10 +374,15 @@ def _report(backend: str, rounds: list[Round]) -> None:
     db = f"{best.database_cpu_ms:.2f} ms" if best.database_cpu_ms is not None else "n/a"
     statements = sum(best.statements.values())
     verbs = " ".join(f"{verb} {n:g}" for verb, n in best.statements.items())
-    print(
+    head = (
         f"{backend}: {best.process_cpu_ms:.2f} ms CPU per login without Argon2 (rounds: {spread}; "
         f"median {statistics.median(r.process_cpu_ms for r in rounds):.2f}); "
-        f"main thread {best.main_thread_cpu_ms:.2f} ms; Argon2 {best.argon2_cpu_ms:.2f} ms; database {db}\n"
+    )
+    if not best.statements:  # --http: the server's processes, seen from outside
+        print(f"{head}Argon2 {best.argon2_cpu_ms:.2f} ms (measured here); database {db}")
+        return
+    print(
+        f"{head}main thread {best.main_thread_cpu_ms:.2f} ms; Argon2 {best.argon2_cpu_ms:.2f} ms; database {db}\n"
         f"  {statements:g} statements per login ({verbs}); {best.commits:g} commits; "
         f"{best.checkouts:g} pool checkouts; {best.python_calls:,.0f} Python calls"
     )
@@ -298,6 +397,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default="postgresql://root@127.0.0.1:5432/postgres")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of one more round")
     parser.add_argument("--against", metavar="REV", help="also measure REV's src/ (before) beside this tree's (after)")
+    parser.add_argument("--http", action="store_true", help="log in with POST /v1/login against a loopback server")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 0 < args.logins <= MAX_LOGINS or not 0 < args.rounds <= 20 or not 0 < args.warmup <= MAX_LOGINS:

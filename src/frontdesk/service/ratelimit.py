@@ -97,7 +97,7 @@ def give_back_taken(db: Session, taken: Taken, *keys: str | None) -> None:
 
 def give_back(db: Session, deps: Deps, *keys: str) -> None:
     """Undo one `take` of each key in this window (the attempt succeeded, so it is not a failure);
-    one statement however many keys (a sign-in gives back three)."""
+    one statement however many keys."""
     start, _ = _window(deps)
     if keys:
         store.unhit(db, keys, start)
