@@ -363,6 +363,7 @@ def test_json_of_the_other_commands(settings: Settings, fd: Frontdesk) -> None:
         "challenges": 0,
         "totp_enrolments": 0,
         "erased_accounts": 0,
+        "sign_in_devices": 0,
     }
 
 

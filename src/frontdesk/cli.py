@@ -448,7 +448,8 @@ def cleanup(
     typer.echo(
         f"deleted {report.sessions} sessions, {report.tokens} tokens, {report.rate_limit_buckets} rate-limit buckets, "
         f"{report.emails} sent or failed emails, {report.challenges} second-factor challenges, "
-        f"{report.totp_enrolments} abandoned authenticator-app enrolments; "
+        f"{report.totp_enrolments} abandoned authenticator-app enrolments, "
+        f"{report.sign_in_devices} sign-in devices unused for the new-device window; "
         f"erased {report.erased_accounts} deleted accounts"
     )
 

@@ -136,4 +136,5 @@ def cleanup_json(report: CleanupReport) -> Json:
         "challenges": report.challenges,
         "totp_enrolments": report.totp_enrolments,
         "erased_accounts": report.erased_accounts,
+        "sign_in_devices": report.sign_in_devices,
     }

@@ -67,3 +67,9 @@ SECOND_FACTOR_REMOVALS = Counter(
     "Second factors removed by their owner (totp, webauthn) and administrator resets (admin_reset).",
     ["method"],
 )
+NEW_DEVICE_NOTICES = Counter(
+    "frontdesk_new_device_notices_total",
+    "New-device notices by outcome: sent, suppressed (over the account's limit), not_me and not_me_all "
+    "(a \"this wasn't me\" link used, ending that device's sessions or every session and key).",
+    ["outcome"],
+)

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     email_change_token_ttl: timedelta = Field(default=timedelta(hours=24), ge=timedelta(minutes=1))
     email_revert_token_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1))
     account_deletion_grace: timedelta = Field(default=timedelta(days=7), ge=timedelta(0))
+    # new-device notices: a sign-in from a (browser, OS, country) unused this long emails the owner
+    # a "this wasn't me" link that works this long
+    new_device_window: timedelta = Field(default=timedelta(days=90), gt=timedelta(0))
+    not_me_token_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1))
     # second factors and step-up (contract section 6): how recently a factor must have been proved
     # for a sensitive action, and who must have a second factor before using anything but enrolment
     reauth_max_age: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
@@ -171,6 +175,8 @@ class Settings(BaseSettings):
         "email_change_token_ttl",
         "email_revert_token_ttl",
         "account_deletion_grace",
+        "new_device_window",
+        "not_me_token_ttl",
         "reauth_max_age",
         "rate_limit_window",
         "rate_limited_delay",

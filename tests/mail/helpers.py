@@ -80,6 +80,16 @@ def context(settings: Settings, kind: str, name: str = "Ann") -> dict[str, str]:
             "link": f"{url}/account/restore?token={TOKEN}",
             "erase_on": "2026-01-08 12:00 UTC",
         },
+        "new_sign_in": {
+            "name": name,
+            "device": "Firefox on Windows",
+            "location": "Germany",
+            "ip_address": "203.0.113.9",
+            "when": "2026-01-01 12:00 UTC",
+            "window": "90 days",
+            "link": f"{url}/sign-ins/not-me?token={TOKEN}",
+        },
+        "sign_in_disowned": {"name": name, "ended": "that device", "link": f"{url}/reset-password?token={TOKEN}"},
     }[kind]
 
 

@@ -102,6 +102,8 @@ def test_every_kind_with_a_link_says_how_long_it_works() -> None:
         "email_changed": "7 days",
         "email_reverted": "2 hours",
         "account_deleted": "7 days",
+        "new_sign_in": "7 days",
+        "sign_in_disowned": "2 hours",
     }
 
 

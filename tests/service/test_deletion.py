@@ -49,7 +49,9 @@ PROVIDER = ProviderSettings(
 
 
 def social_sign_in(fd: Frontdesk, subject: str, email: str) -> Any:
-    claimed = ClaimedFlow("corp", "sign_in", None, "/", False, nonce_hash=b"n" * 32, code_verifier="v")
+    claimed = ClaimedFlow(
+        "corp", "sign_in", None, "/", False, fd.deps.clock.now(), nonce_hash=b"n" * 32, code_verifier="v"
+    )
     profile = Profile("https://idp.example", subject, email, True, None, None)
     return fd.call(finish_flow, PROVIDER, claimed, profile, CTX)
 
@@ -184,6 +186,8 @@ def test_cleanup_erases_exactly_what_the_contract_lists(fd: Frontdesk, clock: Fr
     ctx = RequestContext(ip_address=ip, user_agent=agent)
     user = make_user(fd, username="erin", email="Erin.Person@example.com", name="Erin Person", ctx=ctx)
     bystander = make_user(fd, username="bea", email="bea@example.com", name="Bea")
+    fd.call(login_with_password, "erin", PASSWORD, False, ctx)  # the account's first device
+    fd.call(login_with_password, "erin", PASSWORD, False, RequestContext(ip_address=ip, user_agent="curl/8.5.0"))
     make_session(fd, user, ctx=ctx)
     make_session(fd, user, is_api_key=True, long_lived=True, ctx=ctx)
     enrolment = fd.call(begin_totp_enrolment, user.id, ctx)

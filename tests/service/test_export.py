@@ -9,21 +9,31 @@ import pyotp
 from sqlalchemy import select
 
 from frontdesk.clock import FrozenClock
-from frontdesk.models import Base, OutboxEmail, RecoveryCode, TotpFactor, User, UserSession, WebAuthnCredential
+from frontdesk.models import (
+    Base,
+    NewDeviceNotice,
+    OutboxEmail,
+    RecoveryCode,
+    TotpFactor,
+    User,
+    UserSession,
+    WebAuthnCredential,
+)
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import RequestContext
 from frontdesk.service.email_change import request_email_change
 from frontdesk.service.export import export_account
-from frontdesk.service.login import request_login_link
+from frontdesk.service.login import login_with_password, request_login_link
 from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
 from frontdesk.service.webauthn import register_credential, registration_options
 from frontdesk.store.lifecycle import addresses_of
-from tests.factories import make_session, make_user
+from tests.factories import PASSWORD, make_session, make_user
 from tests.service.authenticator import SoftAuthenticator
 from tests.service.test_deletion import link_identity
 from tests.service.test_email_change import principal
 
 CTX = RequestContext(ip_address="203.0.113.50", user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Firefox/120.0")
+ELSEWHERE = RequestContext(ip_address="198.51.100.8", user_agent="curl/8.5.0")
 
 # Where each table's rows for the user appear in the export. A table with a user_id that is not
 # here fails the test: decide where its rows go (or why they are not about the person) first.
@@ -34,6 +44,8 @@ SECTIONS: dict[str, Any] = {
     "recovery_codes": lambda e: [r["id"] for r in e["second_factors"]["recovery_codes"]],
     "identities": lambda e: [i["id"] for i in e["identities"]],
     "auth_events": lambda e: [a["id"] for a in e["audit_events"]],
+    "sign_in_devices": lambda e: [d["id"] for d in e["sign_in_devices"]],
+    "new_device_notices": lambda e: [n["id"] for n in e["new_device_notices"]],
     **{
         name: (lambda table: lambda e: [x["id"] for x in e["links"] if x["kind"] == table])(name)
         for name in (
@@ -62,6 +74,8 @@ def busy_user(fd: Frontdesk, clock: FrozenClock) -> tuple[User, dict[str, Any]]:
     """A user with a row in as many tables as can hold one; returns it and its secrets."""
     user = make_user(fd, username="xena", email="xena@example.com", name="Xena Export", ctx=CTX)
     make_user(fd, username="other")  # someone else's rows must not appear
+    fd.call(login_with_password, "xena", PASSWORD, False, CTX)  # the account's first device
+    fd.call(login_with_password, "xena", PASSWORD, False, ELSEWHERE)  # a new one: a notice
     cookie = make_session(fd, user, ctx=CTX)
     key = make_session(fd, user, is_api_key=True, long_lived=True, ctx=CTX)
     enrolment = fd.call(begin_totp_enrolment, user.id, CTX)
@@ -104,7 +118,7 @@ def test_no_secret_or_hash_is_exported(fd: Frontdesk, clock: FrozenClock) -> Non
         row = db.get(User, user.id)
         assert row is not None and row.hashed_password
         held: list[str] = [row.hashed_password, secrets["totp"], *secrets["tokens"], *secrets["codes"]]
-        for model in (UserSession, RecoveryCode):
+        for model in (UserSession, RecoveryCode, NewDeviceNotice):
             held += [h.hex() for h in db.scalars(select(model.__table__.c[_hash_column(model)]))]
         held += [b.hex() for b in db.scalars(select(TotpFactor.secret_box))]
         held += [b.hex() for b in db.scalars(select(WebAuthnCredential.public_key))]

@@ -81,6 +81,7 @@ CONTRACT: dict[tuple[str, str], dict[str, int]] = {
     ("post", "/v1/admin/users/{user_id}/revoke-sessions"): {"forbidden": 403},
     ("post", "/v1/admin/users/{user_id}/api-keys"): {"forbidden": 403},
     ("post", "/v1/admin/users/{user_id}/reset-second-factors"): {"forbidden": 403},
+    ("post", "/v1/sign-ins/not-me"): {"invalid_token": 400},
     ("get", "/v1/verify"): {"unauthenticated": 401, "ambiguous_credentials": 401},
     ("get", "/healthz"): {},  # its 503 is checked below
     ("get", "/metrics"): {"unauthenticated": 401, "forbidden": 403},  # a wrong token; production, not local
@@ -286,6 +287,7 @@ def test_responses_conform_to_the_document(request: pytest.FixtureRequest, backe
         c.post("/v1/login-link/confirm", json={"token": "nope"})
         c.post("/v1/password-reset", json={"user": username})
         c.post("/v1/password-reset/confirm", json={"token": "nope", "new_password": PASSWORD})
+        c.post("/v1/sign-ins/not-me", json={"token": "nope", "end_all": True})
         c.post(f"/v1/admin/users/{target.user_id}/ban")
         c.post("/v1/login", json={"user": username}, headers={"Origin": FOREIGN_ORIGIN})
         c.post("/v1/login", content=b"x" * 70_000, headers={"Content-Type": "application/json"})

@@ -173,6 +173,22 @@ KINDS: Mapping[str, EmailKind] = _kinds(
         link_path="/account/restore",
         lifetime=lambda s: s.account_deletion_grace,
     ),
+    EmailKind(
+        "new_sign_in",
+        "New sign-in to your {product} account from a new device",
+        frozenset({"name", "device", "location", "ip_address", "when", "window", "link"}),
+        carries_secret=True,
+        link_path="/sign-ins/not-me",
+        lifetime=lambda s: s.not_me_token_ttl,
+    ),
+    EmailKind(
+        "sign_in_disowned",
+        "Signed out as you asked: choose a new password for your {product} account",
+        frozenset({"name", "ended", "link"}),
+        carries_secret=True,
+        link_path="/reset-password",
+        lifetime=lambda s: s.reset_token_ttl,
+    ),
 )
 
 

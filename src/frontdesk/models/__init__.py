@@ -12,6 +12,8 @@ from frontdesk.models.identity import OAuthFlow as OAuthFlow
 from frontdesk.models.lifecycle import AccountRestoreToken as AccountRestoreToken
 from frontdesk.models.lifecycle import EmailChangeToken as EmailChangeToken
 from frontdesk.models.lifecycle import EmailRevertToken as EmailRevertToken
+from frontdesk.models.notices import NewDeviceNotice as NewDeviceNotice
+from frontdesk.models.notices import SignInDevice as SignInDevice
 from frontdesk.models.outbox import OutboxEmail as OutboxEmail
 from frontdesk.models.ratelimit import RateLimitBucket as RateLimitBucket
 from frontdesk.models.session import UserSession as UserSession

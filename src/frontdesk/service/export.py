@@ -23,10 +23,12 @@ from frontdesk.models import (
     EmailRevertToken,
     Identity,
     LoginToken,
+    NewDeviceNotice,
     OAuthFlow,
     PasswordResetToken,
     RecoveryCode,
     SecondFactorChallenge,
+    SignInDevice,
     TotpFactor,
     User,
     UserSession,
@@ -55,7 +57,8 @@ def _rows(db: Session, model: Any, user_id: int) -> Iterable[Any]:
 
 def export_account(db: Session, deps: Deps, principal: Principal) -> Json:
     """The caller's data: profile, sessions and devices, API keys, second factors, identities,
-    emailed links, sign-ins in progress, audit events and the emails sent (kind and time)."""
+    emailed links, sign-ins in progress, the devices new-device notices know and the notices
+    sent, audit events and the emails sent (kind and time)."""
     user = user_store.get(db, principal.user_id)
     if user is None:
         raise InvalidCredentials()
@@ -118,6 +121,31 @@ def export_account(db: Session, deps: Deps, principal: Principal) -> Json:
             }
             for model in IN_PROGRESS_TABLES
             for row in _rows(db, model, user.id)
+        ],
+        "sign_in_devices": [
+            {
+                "id": d.id,
+                "browser": d.browser,
+                "operating_system": d.operating_system,
+                "country": d.country,
+                "first_used": _time(d.first_used),
+                "last_used": _time(d.last_used),
+            }
+            for d in _rows(db, SignInDevice, user.id)
+        ],
+        "new_device_notices": [
+            {
+                "id": n.id,
+                "session_id": n.session_id,
+                "browser": n.browser,
+                "operating_system": n.operating_system,
+                "country": n.country,
+                "ip_address": n.ip_address,
+                "created": _time(n.created),
+                "expiry": _time(n.expiry),
+                "used_at": _time(n.used_at),
+            }
+            for n in _rows(db, NewDeviceNotice, user.id)
         ],
         "audit_events": [
             {

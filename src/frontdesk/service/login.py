@@ -15,7 +15,7 @@ from frontdesk.service.deps import Deps
 from frontdesk.service.identity import login_key
 from frontdesk.service.links import send_user_link, use_user_link
 from frontdesk.service.results import AuthResult
-from frontdesk.service.sessions import issue_session
+from frontdesk.service.signin import open_session
 from frontdesk.store import users as user_store
 
 
@@ -85,10 +85,7 @@ def _sign_in(db: Session, deps: Deps, user: User, long_lived: bool, ctx: Request
         raise require_second_factor(
             db, deps, user, ctx, purpose="login", first_factor=first_factor, remember_device=long_lived
         )
-    issued = issue_session(db, deps, user, ctx, long_lived=long_lived, factors=(first_factor,))
-    user.last_active = deps.clock.now()
-    audit.record(db, deps, "login.succeeded", ctx, user_id=user.id, session_id=issued.session.id, detail=via)
-    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))
+    return open_session(db, deps, user, long_lived=long_lived, factors=(first_factor,), ctx=ctx, detail=via)
 
 
 def request_login_link(db: Session, deps: Deps, login: str, ctx: RequestContext) -> None:

@@ -15,6 +15,8 @@ from frontdesk.service.deletion import erase_due
 from frontdesk.service.deps import Deps
 from frontdesk.service.totp import PENDING_TTL
 from frontdesk.store import challenges as challenge_store
+from frontdesk.store import identities as identity_store
+from frontdesk.store import notices as notice_store
 from frontdesk.store import ratelimits as ratelimit_store
 from frontdesk.store import sessions as session_store
 from frontdesk.store import tokens as token_store
@@ -30,10 +32,13 @@ class CleanupReport:
     tokens: int
     rate_limit_buckets: int
     emails: int = 0
-    # second factors: sign-in steps and WebAuthn ceremonies used or expired, abandoned app enrolments
+    # sign-ins half-way: second steps, WebAuthn ceremonies and social sign-in flows used or
+    # expired; abandoned app enrolments
     challenges: int = 0
     totp_enrolments: int = 0
     erased_accounts: int = 0
+    # devices unused for FRONTDESK_NEW_DEVICE_WINDOW (each account keeps its most recent one)
+    sign_in_devices: int = 0
 
 
 def cleanup(
@@ -45,8 +50,9 @@ def cleanup(
     on_range: Callable[[int, int], None] | None = None,
     progress: Progress | None = None,
 ) -> CleanupReport:
-    """Delete sessions and tokens dead for longer than `older_than`, and erase the deleted
-    accounts whose grace period (FRONTDESK_ACCOUNT_DELETION_GRACE) is over.
+    """Delete sessions and tokens dead for longer than `older_than`, sign-in devices unused for
+    FRONTDESK_NEW_DEVICE_WINDOW (but each account's latest), and erase the deleted accounts whose
+    grace period (FRONTDESK_ACCOUNT_DELETION_GRACE) is over.
 
     Sessions are walked by primary-key ranges of `batch_size` ids, each range in its own short
     transaction: every batch is an index range scan, total work is linear in the table, and
@@ -79,14 +85,21 @@ def cleanup(
         factory, lambda db: webauthn_store.delete_dead_challenges(db, cutoff, batch_size), batch_size
     )
     challenges += _in_batches(factory, lambda db: challenge_store.delete_dead(db, cutoff, batch_size), batch_size)
+    challenges += _in_batches(
+        factory, lambda db: identity_store.delete_flows_before(db, cutoff, batch_size), batch_size
+    )
     # a pending authenticator app dies PENDING_TTL after it was begun (confirm refuses it then)
     enrolments = _in_batches(
         factory, lambda db: totp_store.delete_pending_before(db, cutoff - PENDING_TTL, batch_size), batch_size
     )
+    window = deps.settings.new_device_window
+    devices = _in_batches(
+        factory, lambda db: notice_store.delete_stale(db, deps.clock.now() - window, batch_size), batch_size
+    )
     with transaction(factory) as db:
         buckets = ratelimit_store.delete_before(db, deps.clock.now() - deps.settings.rate_limit_window * 2)
         emails = purge_outbox(db, now=deps.clock.now(), older_than=older_than)
-    return CleanupReport(sessions, tokens, buckets, emails, challenges, enrolments, erased)
+    return CleanupReport(sessions, tokens, buckets, emails, challenges, enrolments, erased, devices)
 
 
 def _in_batches(factory: sessionmaker[Session], delete_batch: Callable[[Session], int], batch_size: int) -> int:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from frontdesk.models import PasswordResetToken, User
-from frontdesk.service import audit, known_devices
 from frontdesk.service.accounts import set_password
 from frontdesk.service.challenges import needs_second_factor, require_second_factor
 from frontdesk.service.context import RequestContext
@@ -15,8 +14,7 @@ from frontdesk.service.deps import Deps
 from frontdesk.service.links import send_user_link, use_user_link
 from frontdesk.service.passwords import check_password
 from frontdesk.service.results import AuthResult
-from frontdesk.service.sessions import issue_session
-from frontdesk.service.signin import assurance_level
+from frontdesk.service.signin import open_session
 from frontdesk.store import sessions as session_store
 
 
@@ -69,14 +67,13 @@ def finish_password_reset(
     """After the new password is stored: end the other sessions (API keys too unless
     `keep_api_keys`) and open a new short-lived session proved by `factors`."""
     ended = session_store.end_for_user(db, user.id, deps.clock.now(), cookies_only=keep_api_keys)
-    issued = issue_session(db, deps, user, ctx, long_lived=False, factors=factors, aal=assurance_level(factors))
-    audit.record(
+    return open_session(
         db,
         deps,
-        "password_reset.completed",
-        ctx,
-        user_id=user.id,
-        session_id=issued.session.id,
+        user,
+        long_lived=False,
+        factors=factors,
+        ctx=ctx,
+        event="password_reset.completed",
         detail=f"sessions_ended={ended}",
     )
-    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))

@@ -10,14 +10,14 @@ from frontdesk import crypto
 from frontdesk.db import checkpoint
 from frontdesk.errors import EmailTaken, InvalidUsername, TokenInvalid, UsernameTaken
 from frontdesk.models import SignupToken
-from frontdesk.service import audit, emails, known_devices, ratelimit
+from frontdesk.service import audit, emails, ratelimit
 from frontdesk.service.accounts import create_user
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.identity import clean_name, normalise_email, username_forms, username_key
 from frontdesk.service.passwords import check_password
 from frontdesk.service.results import AuthResult
-from frontdesk.service.sessions import issue_session
+from frontdesk.service.signin import open_session
 from frontdesk.store import tokens as token_store
 from frontdesk.store import users as user_store
 
@@ -125,6 +125,5 @@ def confirm_signup(db: Session, deps: Deps, token: str, ctx: RequestContext) -> 
     except UsernameTaken:
         raise UsernameTaken() from None
     # the confirmation link proved the email address: the session's first factor (contract section 6)
-    issued = issue_session(db, deps, user, ctx, long_lived=False, factors=("email_link",))
-    audit.record(db, deps, "signup.confirmed", ctx, user_id=user.id, session_id=issued.session.id)
-    return AuthResult(user, issued, known_devices.remember(deps, ctx.device, user.id))
+    # and its device is the account's first: never news (contract section 7, new-device notices)
+    return open_session(db, deps, user, long_lived=False, factors=("email_link",), ctx=ctx, event="signup.confirmed")

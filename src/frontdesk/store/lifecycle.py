@@ -17,6 +17,7 @@ from frontdesk.models import (
     OutboxEmail,
     RecoveryCode,
     SecondFactorChallenge,
+    SignInDevice,
     TotpFactor,
     User,
     UserSession,
@@ -123,6 +124,7 @@ ERASED_MODELS = (
     WebAuthnChallenge,
     Identity,
     OAuthFlow,
+    SignInDevice,
 )
 
 

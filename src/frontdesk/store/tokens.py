@@ -13,13 +13,16 @@ from frontdesk.models import (
     EmailChangeToken,
     EmailRevertToken,
     LoginToken,
+    NewDeviceNotice,
     PasswordResetToken,
     SignupToken,
 )
 from frontdesk.store.rows import changed
 
 # a user's emailed token (every kind but a signup's, which has no user yet)
-UserToken = LoginToken | PasswordResetToken | EmailChangeToken | EmailRevertToken | AccountRestoreToken
+UserToken = (
+    LoginToken | PasswordResetToken | EmailChangeToken | EmailRevertToken | AccountRestoreToken | NewDeviceNotice
+)
 AnyToken = TypeVar("AnyToken", bound=UserToken | SignupToken)
 TokenModel = type[UserToken] | type[SignupToken]
 USER_TOKEN_MODELS: tuple[type[UserToken], ...] = (
@@ -28,6 +31,7 @@ USER_TOKEN_MODELS: tuple[type[UserToken], ...] = (
     EmailChangeToken,
     EmailRevertToken,
     AccountRestoreToken,
+    NewDeviceNotice,
 )
 
 

@@ -37,6 +37,13 @@ class RestoreRequest(Strict):
     remember_device: bool = False
 
 
+class NotMeRequest(Strict):
+    token: Token
+    end_all: bool = Field(
+        default=False, description="Also end every other session and API key of the account, not only that device's."
+    )
+
+
 # --- GET /v1/account/export -----------------------------------------------------------------------
 
 
@@ -168,6 +175,31 @@ class ExportEmail(BaseModel):
     sent_at: str | None
 
 
+class ExportSignInDevice(BaseModel):
+    """A device the account signed in from, as new-device notices tell them apart."""
+
+    id: int
+    browser: str
+    operating_system: str
+    country: str
+    first_used: str
+    last_used: str
+
+
+class ExportNewDeviceNotice(BaseModel):
+    """A new-sign-in email's "this wasn't me" link (its token is never held, only a hash)."""
+
+    id: int
+    session_id: int
+    browser: str
+    operating_system: str
+    country: str
+    ip_address: str | None
+    created: str
+    expiry: str
+    used_at: str | None
+
+
 class AccountExport(BaseModel):
     exported_at: str
     profile: ExportProfile
@@ -177,5 +209,7 @@ class AccountExport(BaseModel):
     identities: list[ExportIdentity]
     links: list[ExportLink]
     sign_ins_in_progress: list[ExportInProgress]
+    sign_in_devices: list[ExportSignInDevice]
+    new_device_notices: list[ExportNewDeviceNotice]
     audit_events: list[ExportAuditEvent]
     emails: list[ExportEmail]

@@ -1,12 +1,13 @@
 """Account lifecycle endpoints (contract section 7): change the email address with both addresses'
-approval, delete the account with a grace period, restore it, export what is held."""
+approval, delete the account with a grace period, restore it, export what is held, and say that a
+sign-in from a new device wasn't you."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
 from frontdesk.errors import MustConfirm
-from frontdesk.service import deletion, email_change, export
+from frontdesk.service import deletion, email_change, export, notices
 from frontdesk.web.api.factors import MFA_REQUIRED
 from frontdesk.web.api.results import auth_response_with_cookies
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, no_store
@@ -20,6 +21,7 @@ from frontdesk.web.lifecycle_schemas import (
     EmailChangeRequest,
     EmailChangeTokenRequest,
     EmailResponse,
+    NotMeRequest,
     RestoreRequest,
 )
 from frontdesk.web.schemas import AuthResponse, StatusResponse
@@ -103,3 +105,17 @@ def export_account(caller: Fresh, fd: FD, response: Response) -> object:
     emails sent to you (kind and time)."""
     no_store(response)
     return fd.read(export.export_account, caller)
+
+
+@router.post(
+    "/sign-ins/not-me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(C.INVALID_TOKEN, C.CSRF_FAILED),
+)
+@access(Access.OPEN)
+def sign_in_was_not_me(body: NotMeRequest, fd: FD, ctx: Ctx) -> Response:
+    """Use the "this wasn't me" link of a new-sign-in email (once; no session needed): the sessions
+    and API keys that device made since end (with `end_all`, every session and API key of the
+    account), and the account's address gets a link to choose a new password."""
+    fd.call(notices.disown_sign_in, body.token, body.end_all, ctx)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,13 +1,14 @@
 """Account lifecycle pages (contract section 7): the change-email, export and delete forms on
 /account (their markup is `templates/_lifecycle.html`), and the pages the emailed links open:
-confirm a new address, undo a change, restore a deleted account. Each link page asks for a button
-press before using its link (mail scanners open links)."""
+confirm a new address, undo a change, restore a deleted account, and "this wasn't me" for a
+sign-in from a new device. Each link page asks for a button press before using its link (mail
+scanners open links)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from frontdesk.crypto import MAX_TOKEN_LENGTH
 from frontdesk.errors import FrontdeskError, SecondFactorRequired, TokenInvalid
 from frontdesk.mail import KINDS
-from frontdesk.service import deletion, email_change, export
+from frontdesk.service import deletion, email_change, export, notices
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, set_login_cookies
 from frontdesk.web.deps import Access, access
 from frontdesk.web.pages.account import _show
@@ -30,6 +31,7 @@ LINKS = {
     "email_change": ("email_confirm.html", "confirmation link", "email_change_confirm"),
     "email_revert": ("email_revert.html", "undo link", "email_changed"),
     "restore": ("account_restore.html", "restore link", "account_deleted"),
+    "not_me": ("not_me.html", "\u201cthis wasn\u2019t me\u201d link", "new_sign_in"),
 }
 
 
@@ -79,39 +81,43 @@ def delete_account(p: P, caller: FreshSignedIn, posted: Posted) -> Response:
 
 
 def _landing(p: P, kind: str, token: str) -> Response:
-    template = LINKS[kind][0]
     if token and not p.fd.read(email_change.lifecycle_link_is_live, kind, token):
         return _dead(p, kind)
+    return _link_page(p, kind, token)
+
+
+def _link_page(p: P, kind: str, token: str, **context: Any) -> Response:
+    """The page of a live link (or of none: an incomplete link), with its button."""
     form = Form(values={"token": token[:MAX_TOKEN_LENGTH]})
     if not token:
         form.fail("This link is incomplete. Copy the whole link from the email.")
-    return p.show(template, form)
+    return p.show(LINKS[kind][0], form, **context)
 
 
 def _dead(p: P, kind: str) -> Response:
     _, what, email_kind = LINKS[kind]
     lifetime = KINDS[email_kind].lifetime_text(p.settings)
     return p.render(
-        "link_dead.html", status=400, what=what, new_href="/login", new_label="Sign in", lifetime=lifetime, kind=""
+        "link_dead.html", status=400, what=what, new_href="/login", new_label="Sign in", lifetime=lifetime, kind=kind
     )
 
 
-def _use_link(p: P, posted: Posted, kind: str, use: Callable[[str], T]) -> T | Response:
+def _use_link(p: P, posted: Posted, kind: str, use: Callable[[str], T], **context: Any) -> T | Response:
     """Check the posted form and use its link once: what `use` answers, or the page that says why not
-    (an expired form, an incomplete link, a dead link, or the service's refusal)."""
+    (an expired form, an incomplete link, a dead link, or the service's refusal), shown with `context`."""
     template = LINKS[kind][0]
     form = Form.from_posted(posted, keep=("token",))
     if not p.csrf_ok(posted):
-        return p.show(template, form.expired())
+        return p.show(template, form.expired(), **context)
     token = posted.get("token", "")
     if not token:
-        return p.show(template, form.fail("This link is incomplete. Copy the whole link from the email."))
+        return p.show(template, form.fail("This link is incomplete. Copy the whole link from the email."), **context)
     try:
         return use(token)
     except TokenInvalid:
         return _dead(p, kind)
     except FrontdeskError as exc:
-        return p.show(template, form.error(exc))
+        return p.show(template, form.error(exc), **context)
 
 
 @router.get("/email/confirm")
@@ -169,3 +175,30 @@ def restore_submit(p: P, posted: Posted) -> Response:
         return response
 
     return _use_link(p, posted, "restore", restore)
+
+
+@router.get("/sign-ins/not-me")
+@access(Access.OPEN)
+def not_me_page(p: P, token: str = "") -> Response:
+    """What the sign-in was (device, place, time), and the button; opening it changes nothing."""
+    notice = p.fd.read(notices.view_notice, token) if token else None
+    if token and notice is None:
+        return _dead(p, "not_me")
+    return _link_page(p, "not_me", token, notice=notice)
+
+
+@router.post("/sign-ins/not-me")
+@access(Access.OPEN)
+def not_me_submit(p: P, posted: Posted) -> Response:
+    end_all = posted.get("end_all") == "1"
+
+    def disown(token: str) -> Response:
+        p.fd.call(notices.disown_sign_in, token, end_all, p.ctx)
+        response = p.render("not_me_done.html", end_all=end_all)
+        if end_all:
+            clear_login_cookies(response, p.settings)  # every session of the account ended, this one too
+        return response
+
+    shown = posted.get("token", "")
+    notice = p.fd.read(notices.view_notice, shown) if shown else None
+    return _use_link(p, posted, "not_me", disown, notice=notice)
