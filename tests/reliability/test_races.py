@@ -76,7 +76,7 @@ def test_one_login_link_used_50_times_at_once_signs_in_once(server: LiveServer, 
     alice = new_account(server, "link_user")
     with server.client() as client:
         assert client.post("/v1/login-link", json={"user": "link_user"}).status_code == 202
-    token = emailed_token(server, alice.email, "sign")
+    token = emailed_token(server, alice.email, "sign-in link")  # not "Confirm ... signing up"
     sessions_before = count_rows(engine, UserSession)
     responses = post_all(server, "/v1/login-link/confirm", lambda _: {"token": token})
     assert outcome(responses) == {(200, "ok"): 1, (400, "invalid_token"): N - 1}

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.crypto import SIGN_IN_CODE_DIGITS
 from frontdesk.db import checkpoint
-from frontdesk.errors import AccountSuspended, InvalidCode, InvalidCredentials, RateLimited
+from frontdesk.errors import AccountSuspended, InvalidCode, InvalidCredentials
 from frontdesk.models import LoginToken, User
 from frontdesk.service import audit, known_devices, ratelimit
 from frontdesk.service.accounts import check_user_password
@@ -31,7 +31,8 @@ class _Attempt:
 
     user: User | None  # the account the identifier names (None: no account, or a deleted one)
     checkable: bool  # within the account's cap: its credential may really be checked
-    buckets: tuple[str, ...]  # what a success gives back (only failures count)
+    taken: ratelimit.Taken  # the counts, made in one statement
+    buckets: tuple[str | None, ...]  # what a success gives back (only failures count)
 
 
 def _count_attempt(db: Session, deps: Deps, login: str, ctx: RequestContext) -> _Attempt:
@@ -47,27 +48,26 @@ def _count_attempt(db: Session, deps: Deps, login: str, ctx: RequestContext) -> 
     # so its 429 says nothing about existence, and counting first keeps the limit exact.
     name_bucket = ratelimit.subject_key("login:name", key)
     ip_bucket = ratelimit.subject_key("login:ip", ctx.ip_address) if ctx.ip_address else None
-    if ip_bucket:
-        try:
-            ratelimit.take(db, deps, ip_bucket, settings.login_failures_per_ip)
-        except RateLimited:
-            # one address may be many people (or every client, behind an unconfigured proxy):
-            # a device that has signed in to this account before still gets its password checked
-            if visible is None or not known_devices.knows(deps, ctx.device, visible.id):
-                raise
-    try:
-        ratelimit.take(db, deps, name_bucket, limit)
-    except RateLimited:
-        if ip_bucket:  # refused before any check: no failure at this address
-            ratelimit.give_back(db, deps, ip_bucket)
-        raise
-    # The account has a bucket too, however it is named, capping its real checks. Over it the
-    # answer is a wrong credential's (as for a name that is no account): a 429 there would tell
-    # that this spelling names the same account as the one being guessed.
+    # The account has a bucket too, however it is named, capping its real checks.
     account_bucket = ratelimit.account_key(visible.id) if visible is not None else None
-    checkable = account_bucket is not None and ratelimit.allow(db, deps, account_bucket, limit)
-    buckets = tuple(b for b in (ip_bucket, name_bucket, account_bucket) if b)
-    return _Attempt(visible, checkable, buckets)
+    # One statement counts the attempt against all three (in this order, everywhere: the rows are
+    # locked in it); what a limit refuses is withdrawn from the others before the transaction ends,
+    # so it is exactly as if they were counted one by one, each only after the one before passed.
+    taken = ratelimit.take_all(db, deps, *(b for b in (ip_bucket, name_bucket, account_bucket) if b))
+    # one address may be many people (or every client, behind an unconfigured proxy): a device
+    # that has signed in to this account before still gets its credential checked
+    if taken.over(ip_bucket, settings.login_failures_per_ip) and (
+        visible is None or not known_devices.knows(deps, ctx.device, visible.id)
+    ):
+        ratelimit.withdraw(db, taken, name_bucket, account_bucket)
+        raise taken.refusal()
+    if taken.over(name_bucket, limit):
+        ratelimit.withdraw(db, taken, ip_bucket, account_bucket)  # refused before any check: no failure here
+        raise taken.refusal()
+    # Over the account's cap the answer is a wrong credential's (as for a name that is no account):
+    # a 429 there would tell that this spelling names the same account as the one being guessed.
+    checkable = account_bucket is not None and not taken.over(account_bucket, limit)
+    return _Attempt(visible, checkable, taken, (ip_bucket, name_bucket, account_bucket))
 
 
 def login_with_password(
@@ -92,7 +92,7 @@ def login_with_password(
     if visible is None:  # unreachable: a password only checks out against a real user
         raise InvalidCredentials()
     # only failures count (one statement for the three buckets: this is every sign-in's cost)
-    ratelimit.give_back(db, deps, *attempt.buckets)
+    ratelimit.give_back_taken(db, attempt.taken, *attempt.buckets)
     if visible.is_banned:
         audit.record(db, deps, "login.refused_suspended", ctx, user_id=visible.id)
         raise AccountSuspended()
@@ -168,7 +168,7 @@ def login_with_code(
     # The grant is used for good: its row lock goes now, before the buckets are given back, since
     # concurrent tries hold their buckets while they wait for this row (a cycle otherwise).
     checkpoint(db)
-    ratelimit.give_back(db, deps, *attempt.buckets)
+    ratelimit.give_back_taken(db, attempt.taken, *attempt.buckets)
     return _sign_in(db, deps, user, remember_device, ctx, via="login_code")
 
 
