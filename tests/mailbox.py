@@ -24,3 +24,10 @@ def token_from(email: OutboxEmail) -> str:
     match = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", email.text_body)
     assert match, "no token link in the email"
     return match.group(1)
+
+
+def code_from(email: OutboxEmail) -> str:
+    """The 6-digit sign-in code of a sign-in email (on a line of its own)."""
+    match = re.search(r"^\s*([0-9]{6})\s*$", email.text_body, re.MULTILINE)
+    assert match, "no sign-in code in the email"
+    return match.group(1)

@@ -85,3 +85,20 @@ def test_every_mistake_is_one_line() -> None:
         f"{P}PLAIN_ISSUER: required (or {P}PLAIN_PRESET)",
         f"{P}PLAIN_SCOPES: must include openid",
     ]
+
+
+def test_apple_answers_with_a_form_post_and_any_provider_can_be_set_to() -> None:
+    env = creds("apple", "corp", "github") | {
+        f"{P}CORP_ISSUER": "https://id.example.com",
+        f"{P}CORP_RESPONSE_MODE": "FORM_POST",
+    }
+    apple, corp, github = parse_providers(env)
+    assert (apple.response_mode, corp.response_mode, github.response_mode) == ("form_post", "form_post", "query")
+    with pytest.raises(ConfigurationError) as caught:
+        parse_providers(
+            creds("github", "apple") | {f"{P}GITHUB_RESPONSE_MODE": "form_post", f"{P}APPLE_RESPONSE_MODE": "fragment"}
+        )
+    assert str(caught.value).splitlines()[1:] == [
+        f"{P}GITHUB_RESPONSE_MODE: GitHub answers with a query only",
+        f"{P}APPLE_RESPONSE_MODE: query or form_post, not 'fragment'",
+    ]

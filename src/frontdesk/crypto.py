@@ -47,6 +47,15 @@ def new_email_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
+SIGN_IN_CODE_DIGITS = 6
+
+
+def new_sign_in_code() -> str:
+    """A 6-digit code for signing in on another device (about 20 bits, from the CSPRNG): short
+    enough to type, so it is stored with the password hasher and allows only a few tries."""
+    return f"{secrets.randbelow(10**SIGN_IN_CODE_DIGITS):0{SIGN_IN_CODE_DIGITS}d}"
+
+
 def digest(token: str) -> bytes:
     """SHA-256 of the token's UTF-8 bytes: what the database stores instead of the token."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()

@@ -12,6 +12,8 @@
                                                          "consumers" for personal accounts
     FRONTDESK_OIDC_<NAME>_LABEL, _SCOPES                 optional: button text, requested scopes
     FRONTDESK_OIDC_<NAME>_API_URL                        github: the REST API base (GitHub Enterprise)
+    FRONTDESK_OIDC_<NAME>_RESPONSE_MODE                  query or form_post (how the provider sends the
+                                                         browser back; apple: form_post)
 
 Like `settings.py`, this module reads `os.environ` (the provider names are only known at run time,
 so these variables cannot be fields of `Settings`). Every mistake is reported, one line each.
@@ -33,6 +35,9 @@ PREFIX = "FRONTDESK_OIDC_"
 MICROSOFT_CONSUMERS_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+# How the authorization response comes back: `query` (a GET redirect) or `form_post` (a POST of a
+# form, OAuth 2.0 Form Post Response Mode; Apple's only mode when email or name is asked for).
+ResponseMode = Literal["query", "form_post"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ class Preset:
     issuer: str
     scopes: tuple[str, ...]
     trust_email: bool
+    response_mode: ResponseMode = "query"
 
 
 # Trust: Google and GitHub only report addresses they verified and that the person controls;
@@ -52,7 +58,7 @@ PRESETS: Mapping[str, Preset] = {
     "microsoft": Preset(
         "Microsoft", "oidc", "https://login.microsoftonline.com/{tenant}/v2.0", ("openid", "email", "profile"), False
     ),
-    "apple": Preset("Apple", "oidc", "https://appleid.apple.com", ("openid", "email"), False),
+    "apple": Preset("Apple", "oidc", "https://appleid.apple.com", ("openid", "email"), False, "form_post"),
     "gitlab": Preset("GitLab", "oidc", "https://gitlab.com", ("openid", "email", "profile"), False),
     "github": Preset("GitHub", "github", "https://github.com", ("read:user", "user:email"), True),
 }
@@ -72,6 +78,7 @@ class ProviderSettings:
     trust_email: bool
     scopes: tuple[str, ...]
     api_url: str = "https://api.github.com"
+    response_mode: ResponseMode = "query"
 
     def __repr__(self) -> str:
         return f"ProviderSettings(name={self.name!r}, kind={self.kind!r}, issuer={self.issuer!r})"
@@ -177,6 +184,16 @@ def _parse_one(name: str, env: Mapping[str, str], problems: list[str]) -> Provid
     api_url = value("API_URL") or "https://api.github.com"
     if kind == "github" and (problem := _url_problem(api_url, f"{var}API_URL")) is not None:
         problems.append(problem)
+    mode_text = value("RESPONSE_MODE").lower()
+    response_mode: ResponseMode = preset.response_mode if preset is not None else "query"
+    if mode_text == "form_post":
+        response_mode = "form_post"
+    elif mode_text == "query":
+        response_mode = "query"
+    elif mode_text:
+        problems.append(f"{var}RESPONSE_MODE: query or form_post, not {mode_text!r}")
+    if kind == "github" and response_mode != "query":
+        problems.append(f"{var}RESPONSE_MODE: GitHub answers with a query only")
     if len(problems) > before:
         return None
     return ProviderSettings(
@@ -189,6 +206,7 @@ def _parse_one(name: str, env: Mapping[str, str], problems: list[str]) -> Provid
         trust_email=trust,
         scopes=scopes,
         api_url=api_url.rstrip("/"),
+        response_mode=response_mode,
     )
 
 

@@ -12,6 +12,7 @@ from frontdesk.settings import Settings
 
 TOKEN = "q8Vn3Zk1Lm5Rt7Yw9Xb2Cd4Ef6Gh8Jk0Mn2Pq4Rs6T"
 API_KEY = "fdk_" + TOKEN
+CODE = "493817"
 
 
 def context(settings: Settings, kind: str, name: str = "Ann") -> dict[str, str]:
@@ -19,7 +20,7 @@ def context(settings: Settings, kind: str, name: str = "Ann") -> dict[str, str]:
     return {
         "signup_confirm": {"name": name, "link": f"{url}/signup/confirm?token={TOKEN}"},
         "signup_existing": {"name": name, "login_link": f"{url}/login", "reset_link": f"{url}/reset-password"},
-        "login_link": {"name": name, "link": f"{url}/login-link/confirm?token={TOKEN}"},
+        "login_link": {"name": name, "link": f"{url}/login-link/confirm?token={TOKEN}", "code": CODE},
         "password_reset": {"name": name, "link": f"{url}/reset-password?token={TOKEN}"},
         "password_changed": {
             "name": name,

@@ -46,7 +46,9 @@ def test_links_expire_as_the_settings_say() -> None:
 
 
 def test_html_escapes_values_and_text_keeps_them() -> None:
-    email = render(SETTINGS, "login_link", {"name": "<script>x</script>", "link": "https://h/c?token=a&b=1"})
+    email = render(
+        SETTINGS, "login_link", {"name": "<script>x</script>", "link": "https://h/c?token=a&b=1", "code": "493817"}
+    )
     assert "<script>" not in email.html
     assert "&lt;script&gt;" in email.html
     assert 'href="https://h/c?token=a&amp;b=1"' in email.html
@@ -71,8 +73,15 @@ def test_missing_context_is_refused() -> None:
 
 
 def test_repr_hides_the_bodies() -> None:
-    email = render(SETTINGS, "login_link", {"name": "Ann", "link": "https://h/c?token=SECRETSECRET"})
-    assert "SECRETSECRET" not in repr(email)
+    email = render(SETTINGS, "login_link", {"name": "Ann", "link": "https://h/c?token=SECRETSECRET", "code": "493817"})
+    assert "SECRETSECRET" not in repr(email) and "493817" not in repr(email)
+
+
+def test_a_sign_in_email_carries_its_code_on_a_line_of_its_own() -> None:
+    email = render(SETTINGS, "login_link", {"name": "Ann", "link": "https://h/c?token=x", "code": "493817"})
+    assert "\n\n493817\n\n" in email.text
+    assert ">493817</p>" in email.html
+    assert "expires in 10 minutes" in email.text and "another device" in email.text
 
 
 def test_only_the_notices_carry_no_secret() -> None:

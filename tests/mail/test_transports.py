@@ -29,6 +29,7 @@ from tests.mail.conftest import SMTP_USER, SMTPS_WARNING, SmtpServer
 
 SETTINGS = Settings(mail_from="Acme <no-reply@acme.test>")
 TOKEN = "Zr1cVh3Qp0yT8wE5uI2oP7aS4dF6gH9jK1lZ3xC5vB7"
+CODE = "493817"
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
@@ -39,7 +40,7 @@ def message(to: str = "ann@example.com", n: int = 1) -> EmailMessage:
         kind="login_link",
         to=to,
         subject=f"Your sign-in link #{n}",
-        text=f"Sign in: https://id.example.com/login-link/confirm?token={TOKEN}\n",
+        text=f"Sign in: https://id.example.com/login-link/confirm?token={TOKEN}\n\nOr type this code:\n\n{CODE}\n",
         html=f'<p><a href="https://id.example.com/login-link/confirm?token={TOKEN}">Sign in</a></p>\n',
         created=NOW,
     )
@@ -268,6 +269,7 @@ def test_console_masks_tokens_and_addresses(caplog: pytest.LogCaptureFixture) ->
     assert "a…@example.com" in caplog.text
     assert "Your sign-in link #1" in caplog.text
     assert f"token={TOKEN[:4]}…" in caplog.text
+    assert CODE not in caplog.text and CODE[:4] not in caplog.text, "a sign-in code in the log"
 
 
 def test_redact_masks_api_keys_and_long_tokens() -> None:
@@ -275,3 +277,11 @@ def test_redact_masks_api_keys_and_long_tokens() -> None:
     out = redact(text)
     assert TOKEN not in out and "bob@example.org" not in out
     assert "short_token_ok" in out
+
+
+def test_redact_masks_a_sign_in_code_whole() -> None:
+    text = "Type this code there:\n\n493817\n\nor 493817. Sent 2026-12-02 14:05:09.123456, id 1234567, x-493817-y"
+    out = redact(text)
+    assert "493817" not in out.replace("x-493817-y", "") and "4938" not in out.replace("x-493817-y", "")
+    assert "\u2022" * 6 in out
+    assert "1234567" in out and "2026-12-02" in out  # longer numbers and dates stay

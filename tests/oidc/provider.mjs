@@ -2,6 +2,9 @@
 //
 //   node provider.mjs <port>          (or OIDC_PORT=<port>)
 //
+// OIDC_ISSUER overrides the issuer (default http://127.0.0.1:<port>), for a provider reached
+// through a proxy (tests/oidc/tamper.py): every URL it makes comes from the request's Host.
+//
 // OIDC_CLIENTS is a JSON list of clients to register, e.g.
 //   [{"client_id": "frontdesk", "client_secret": "...", "redirect_uris": ["http://127.0.0.1:8000/v1/oauth/corp/callback"]}]
 // The provider's own development login and consent pages are on (devInteractions): any login
@@ -18,7 +21,7 @@ if (!Number.isInteger(port) || port <= 0) {
   console.error('usage: node provider.mjs <port>');
   process.exit(2);
 }
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = process.env.OIDC_ISSUER || `http://127.0.0.1:${port}`;
 const clients = JSON.parse(process.env.OIDC_CLIENTS || '[]').map((client) => ({
   grant_types: ['authorization_code'],
   response_types: ['code'],
@@ -60,7 +63,7 @@ provider.proxy = false;
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
 
 const server = provider.listen(port, '127.0.0.1', () => {
-  console.log(`oidc-provider listening on ${issuer}`);
+  console.log(`oidc-provider for ${issuer} listening on 127.0.0.1:${port}`);
 });
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => server.close(() => process.exit(0)));

@@ -41,6 +41,7 @@ class OidcProvider:
     client_secret: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    url: str = ""  # where it listens (the issuer, unless it is reached through a proxy)
 
     def stop(self, timeout: float = 10) -> None:
         stop_process(self.process, timeout)
@@ -61,13 +62,15 @@ def ensure_installed() -> None:
     )
 
 
-def start_provider(log_dir: Path, redirect_uris: list[str] | None = None) -> OidcProvider:
+def start_provider(log_dir: Path, redirect_uris: list[str] | None = None, issuer: str | None = None) -> OidcProvider:
+    """Start the provider; `issuer` when it is reached through a proxy at that URL (tests/oidc/tamper.py)."""
     ensure_installed()
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is needed to run the test OpenID provider")
     port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    issuer = issuer or url
     clients = [
         {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris or REDIRECT_URIS}
     ]
@@ -76,17 +79,22 @@ def start_provider(log_dir: Path, redirect_uris: list[str] | None = None) -> Oid
         process = subprocess.Popen(
             [node, str(HERE / "provider.mjs"), str(port)],
             cwd=HERE,
-            env={"PATH": "/usr/bin:/bin", "OIDC_CLIENTS": json.dumps(clients), "NODE_ENV": "test"},
+            env={
+                "PATH": "/usr/bin:/bin",
+                "OIDC_CLIENTS": json.dumps(clients),
+                "NODE_ENV": "test",
+                "OIDC_ISSUER": issuer,
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    provider = OidcProvider(issuer, CLIENT_ID, CLIENT_SECRET, process, log_path)
+    provider = OidcProvider(issuer, CLIENT_ID, CLIENT_SECRET, process, log_path, url)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"oidc-provider exited early:\n{provider.log()}")
         try:
-            if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/.well-known/openid-configuration", timeout=1).status_code == 200:
                 return provider
         except httpx.TransportError:
             pass

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from frontdesk.web.app import create_app
 from tests.factories import make_user
 from tests.live import free_port
 from tests.oidc.journey import authorize, callback, query_of, start, with_query
+from tests.oidc.tamper import TamperProxy, new_key
 
 
 def count(fd: Frontdesk, model: type[User] | type[Identity] | type[UserSession]) -> int:
@@ -179,3 +182,148 @@ def test_a_provider_that_does_not_answer_gives_a_page_not_a_500(social_fd: Front
     assert answer.status_code == 502 and "not answering" in answer.text
     with social_fd.factory() as db:
         assert db.scalar(select(func.count()).select_from(OAuthFlow)) == 0
+
+
+# --- ID tokens tampered with between the provider and frontdesk (tests/oidc/tamper.py) ----------
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"iss": "https://another-provider.example.com"}, "id_token_iss"),
+        ({"aud": "another-client"}, "id_token_aud"),
+        ({"exp": "past", "iat": "earlier"}, "id_token_exp"),
+    ],
+    ids=["wrong-iss", "wrong-aud", "expired"],
+)
+def test_an_id_token_with_a_wrong_claim_is_refused(
+    tampered: httpx.Client,
+    provider_browser: httpx.Client,
+    social_fd: Frontdesk,
+    tamper: TamperProxy,
+    changes: dict[str, Any],
+    reason: str,
+) -> None:
+    """Signed with a key the JWKS publishes, so only the claim is wrong."""
+    if changes.get("exp") == "past":  # expired five minutes ago (beyond the 60 s of skew), issued before
+        changes = {"exp": _now() - 300, "iat": _now() - 400}
+    tamper.tamper = tamper.resign(**changes)
+    assert_refused(callback(tampered, authorize(provider_browser, start(tampered), "mallory")), tampered)
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == [f"corp:{reason}"]
+
+
+def test_an_id_token_whose_payload_was_changed_under_its_signature_is_refused(
+    tampered: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk, tamper: TamperProxy
+) -> None:
+    tamper.tamper = tamper.alter_payload(sub="someone-else", email="victim@example.com")
+    assert_refused(callback(tampered, authorize(provider_browser, start(tampered), "mallory")), tampered)
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == ["corp:id_token_signature"]
+
+
+def test_an_id_token_signed_by_a_key_the_provider_does_not_publish_is_refused(
+    tampered: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk, tamper: TamperProxy
+) -> None:
+    tamper.tamper = tamper.resign(key=new_key("not-published"))
+    assert_refused(callback(tampered, authorize(provider_browser, start(tampered), "mallory")), tampered)
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == ["corp:id_token_unknown_key"]
+    assert tamper.jwks_fetches == 2  # the unknown key made frontdesk fetch the JWKS again, once
+
+
+def test_a_rotated_signing_key_is_fetched_and_accepted(
+    tampered: httpx.Client, provider_browser: httpx.Client, social_fd: Frontdesk, tamper: TamperProxy
+) -> None:
+    """The provider starts signing with a new key (published with the old ones): frontdesk, which
+    cached the JWKS at the first sign-in, fetches it again when a token names the new key."""
+    assert callback(tampered, authorize(provider_browser, start(tampered), "rosa")).status_code == 302
+    assert tampered.post("/v1/logout").status_code == 204
+    rotated = new_key("rotated")
+    tamper.published = [tamper.key, rotated]
+    tamper.tamper = tamper.resign(key=rotated)
+    answer = callback(tampered, authorize(provider_browser, start(tampered), "rosa"))
+    assert answer.status_code == 302, answer.text
+    assert tampered.get("/v1/session").json()["username"] == "rosa"
+    assert tamper.jwks_fetches == 2 and refusals(social_fd) == []
+
+
+def test_a_token_endpoint_in_an_outage_gives_a_page_and_a_log_line_not_a_500(
+    tampered: httpx.Client,
+    provider_browser: httpx.Client,
+    social_fd: Frontdesk,
+    tamper: TamperProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = authorize(provider_browser, start(tampered), "alice")
+    tamper.fail_token = True
+    with caplog.at_level("WARNING", logger="frontdesk.web.api.oauth"):
+        answer = callback(tampered, url)
+    assert_refused(answer, tampered, status=502)
+    assert "not answering" in answer.text
+    assert_nothing_made(social_fd)
+    assert refusals(social_fd) == ["corp:token_status_503"]
+    failed = [r for r in caplog.records if r.getMessage() == "oauth.failed"]
+    assert [(r.__dict__["provider"], r.__dict__["reason"]) for r in failed] == [("corp", "token_status_503")]
+    assert frontdesk_metric(tampered, "corp", "token_status_503") >= 1
+
+
+def frontdesk_metric(client: httpx.Client, provider: str, outcome: str) -> float:
+    """The value of frontdesk_social_sign_ins_total{provider, outcome} on /metrics (0 when absent)."""
+    text = client.get("/metrics").text
+    line = f'frontdesk_social_sign_ins_total{{outcome="{outcome}",provider="{provider}"}}'
+    values = [float(row.split()[-1]) for row in text.splitlines() if row.startswith(line)]
+    return values[0] if values else 0.0
+
+
+def test_metrics_count_callbacks_by_provider_and_outcome(
+    frontdesk: httpx.Client, provider_browser: httpx.Client
+) -> None:
+    def counts() -> tuple[float, float]:
+        return frontdesk_metric(frontdesk, "corp", "signed_in"), frontdesk_metric(
+            frontdesk, "corp", "unknown_or_used_state"
+        )
+
+    before = counts()
+    url = authorize(provider_browser, start(frontdesk), "olga")
+    assert callback(frontdesk, url).status_code == 302
+    assert callback(frontdesk, url).status_code == 400  # used again
+    assert counts() == (before[0] + 1, before[1] + 1)
+
+
+def test_the_providers_code_and_tokens_reach_neither_the_browser_the_logs_nor_the_database(
+    tampered: httpx.Client,
+    provider_browser: httpx.Client,
+    social_fd: Frontdesk,
+    tamper: TamperProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+
+    def keep(id_token: str) -> str:
+        seen.append(id_token)
+        return id_token
+
+    tamper.tamper = keep
+    url = authorize(provider_browser, start(tampered), "quinn")
+    code, state = query_of(url)["code"], query_of(url)["state"]
+    with caplog.at_level("DEBUG"):
+        answer = callback(tampered, url)
+    assert answer.status_code == 302 and len(seen) == 1
+    secrets = (code, state, seen[0], seen[0].split(".")[1])
+    # frontdesk's own log lines (this test's client logs the callback URL it requests itself)
+    logged = [r for r in caplog.records if r.name.split(".")[0] in ("frontdesk", "authlib", "joserfc", "uvicorn")]
+    assert logged
+    shown = answer.text + str(answer.headers) + "".join(f"{r.getMessage()} {r.__dict__}" for r in logged)
+    assert not [s for s in secrets if s in shown]
+    with social_fd.factory() as db:
+        stored = " ".join(
+            str(row)
+            for model in (OAuthFlow, AuthEvent, Identity, User, UserSession)
+            for row in db.execute(select(model.__table__)).all()
+        )
+    assert not [s for s in secrets if s in stored]

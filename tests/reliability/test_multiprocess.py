@@ -157,7 +157,7 @@ def test_a_login_link_used_on_both_servers_at_once_signs_in_once(pair: Pair) -> 
     user = new_account(pair.a, "token_user")
     with pair.b.client() as client:
         assert client.post("/v1/login-link", json={"user": "token_user"}).status_code == 202
-    token = emailed_token(pair.a, user.email, "sign")
+    token = emailed_token(pair.a, user.email, "sign-in link")  # not "Confirm ... signing up"
 
     def confirm(i: int) -> int:
         with [pair.a, pair.b][i % 2].client() as client:

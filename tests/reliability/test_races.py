@@ -31,7 +31,7 @@ from tests.reliability.conftest import (
     serve,
 )
 from tests.waiting import wait_until
-from tests.web.helpers import PASSWORD
+from tests.web.helpers import PASSWORD, code_in, latest_email, token_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -76,12 +76,31 @@ def test_one_login_link_used_50_times_at_once_signs_in_once(server: LiveServer, 
     alice = new_account(server, "link_user")
     with server.client() as client:
         assert client.post("/v1/login-link", json={"user": "link_user"}).status_code == 202
-    token = emailed_token(server, alice.email, "sign")
+    token = emailed_token(server, alice.email, "sign-in link")  # not "Confirm ... signing up"
     sessions_before = count_rows(engine, UserSession)
     responses = post_all(server, "/v1/login-link/confirm", lambda _: {"token": token})
     assert outcome(responses) == {(200, "ok"): 1, (400, "invalid_token"): N - 1}
     assert count_rows(engine, UserSession) == sessions_before + 1
     assert count_rows(engine, AuthEvent, AuthEvent.event == "login.succeeded", AuthEvent.detail == "login_link") == 1
+
+
+def test_one_sign_in_code_used_50_times_at_once_signs_in_once(server: LiveServer, engine: Engine) -> None:
+    """The code of a sign-in email, 50 times at once on two worker processes: one session; the
+    rest are a wrong code's 401 or, past the account's login limit, 429; and its link is dead."""
+    alice = new_account(server, "code_user")
+    with server.client() as client:
+        assert client.post("/v1/login-link", json={"user": "code_user"}).status_code == 202
+        email = latest_email(client, alice.email, "sign-in link")
+    token, code = token_in(email), code_in(email)
+    sessions_before = count_rows(engine, UserSession)
+    responses = post_all(server, "/v1/login-link/confirm", lambda _: {"user": "code_user", "code": code})
+    counts = outcome(responses)
+    assert counts.get((200, "ok")) == 1, counts
+    assert set(counts) <= {(200, "ok"), (401, "invalid_code"), (429, "rate_limited")}, counts
+    assert count_rows(engine, UserSession) == sessions_before + 1
+    assert count_rows(engine, AuthEvent, AuthEvent.event == "login.succeeded", AuthEvent.detail == "login_code") == 1
+    with server.client() as client:
+        assert client.post("/v1/login-link/confirm", json={"token": token}).status_code == 400
 
 
 def test_one_reset_link_used_50_times_at_once_resets_once(server: LiveServer, engine: Engine) -> None:

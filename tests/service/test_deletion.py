@@ -49,7 +49,9 @@ PROVIDER = ProviderSettings(
 
 
 def social_sign_in(fd: Frontdesk, subject: str, email: str) -> Any:
-    claimed = ClaimedFlow("corp", "sign_in", None, "/", False, nonce_hash=b"n" * 32, code_verifier="v")
+    claimed = ClaimedFlow(
+        "corp", "sign_in", None, "/", False, fd.deps.clock.now(), nonce_hash=b"n" * 32, code_verifier="v"
+    )
     profile = Profile("https://idp.example", subject, email, True, None, None)
     return fd.call(finish_flow, PROVIDER, claimed, profile, CTX)
 

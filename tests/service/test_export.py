@@ -11,6 +11,7 @@ from sqlalchemy import select
 from frontdesk.clock import FrozenClock
 from frontdesk.models import (
     Base,
+    LoginToken,
     NewDeviceNotice,
     OutboxEmail,
     RecoveryCode,
@@ -123,6 +124,9 @@ def test_no_secret_or_hash_is_exported(fd: Frontdesk, clock: FrozenClock) -> Non
         held += [b.hex() for b in db.scalars(select(TotpFactor.secret_box))]
         held += [b.hex() for b in db.scalars(select(WebAuthnCredential.public_key))]
         held += [e.text_body for e in db.scalars(select(OutboxEmail))]
+        code_hashes = [h for h in db.scalars(select(LoginToken.code_hash)) if h]
+        assert code_hashes, "the sign-in link's code is held (as a hash) but never exported"
+        held += code_hashes
     leaked = [h[:12] for h in held if h and h in text]
     assert leaked == []
     assert "$argon2" not in text and "fdk_" not in text and "token=" not in text

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from frontdesk.clock import FrozenClock
-from frontdesk.models import LoginToken, OutboxEmail, UserSession
+from frontdesk.models import LoginToken, OAuthFlow, OutboxEmail, UserSession
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.context import NO_CONTEXT
 from frontdesk.service.login import request_login_link
@@ -40,3 +40,28 @@ def test_ids_of_cleaned_up_rows_are_never_reused(fd: Frontdesk, clock: FrozenClo
     assert fresh.session.id > before[UserSession]
     assert newest(fd, LoginToken) > before[LoginToken]
     assert newest(fd, OutboxEmail) > before[OutboxEmail]
+
+
+def test_social_sign_in_flows_used_or_expired_long_ago_are_deleted(fd: Frontdesk, clock: FrozenClock) -> None:
+    def flow(state: bytes, used: bool) -> OAuthFlow:
+        now = clock.now()
+        return OAuthFlow(
+            state_hash=state * 32,
+            binding_hash=b"b" * 32,
+            nonce_hash=b"n" * 32,
+            verifier_box=b"v" * 64,
+            provider="corp",
+            purpose="sign_in",
+            next_path="/account",
+            remember_device=False,
+            created=now,
+            expiry=now + timedelta(minutes=10),
+            used_at=now if used else None,
+        )
+
+    fd.call(lambda db, _: db.add_all([flow(b"u", used=True), flow(b"e", used=False)]))
+    clock.advance(timedelta(days=31))
+    fd.call(lambda db, _: db.add(flow(b"o", used=False)))  # one in progress now
+    report = cleanup(fd.factory, fd.deps, timedelta(days=30))
+    assert report.challenges == 2
+    assert fd.read(lambda db, _: [f.state_hash[:1] for f in db.scalars(select(OAuthFlow))]) == [b"o"]

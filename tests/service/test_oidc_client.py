@@ -206,3 +206,39 @@ def test_discovery_naming_another_issuer_or_unreachable_is_an_outage(stand_in: S
     stand_in.stop()
     with pytest.raises(ProviderUnavailable):
         ProviderClient(client.settings, FrozenClock(NOW)).metadata()
+
+
+def test_apples_settings_shape_the_authorization_request_and_the_client_authentication(stand_in: StandIn) -> None:
+    """form_post, a fresh sign-in asked for (prompt=login, max_age=0), and client_secret_post when the
+    metadata offers only that (as Apple's does)."""
+    env = {
+        "FRONTDESK_OIDC_PROVIDERS": "corp",
+        "FRONTDESK_OIDC_CORP_ISSUER": stand_in.issuer,
+        "FRONTDESK_OIDC_CORP_CLIENT_ID": CLIENT_ID,
+        "FRONTDESK_OIDC_CORP_CLIENT_SECRET": "secret",
+        "FRONTDESK_OIDC_CORP_RESPONSE_MODE": "form_post",
+    }
+    (settings,) = parse_providers(env)
+    client = ProviderClient(settings, FrozenClock(NOW))
+    url = client.authorization_url("https://fd.example/cb", state="s", nonce="n", code_verifier="v" * 43)
+    assert "response_mode=form_post" in url and "prompt=" not in url
+    again = client.authorization_url(
+        "https://fd.example/cb", state="s", nonce="n", code_verifier="v" * 43, reauthenticate=True
+    )
+    assert "prompt=login" in again and "max_age=0" in again
+    assert client._client_auth_method() == "client_secret_basic"
+    stand_in.documents["/.well-known/openid-configuration"]["token_endpoint_auth_methods_supported"] = [
+        "client_secret_post"
+    ]
+    fresh = ProviderClient(settings, FrozenClock(NOW))
+    assert fresh._client_auth_method() == "client_secret_post"
+
+
+def test_apples_string_email_verified_counts_and_auth_time_is_read(
+    client: ProviderClient, stand_in: StandIn, key: RSAKey
+) -> None:
+    token = sign(key, claims(stand_in, email_verified="true", auth_time=int(NOW.timestamp()) - 30))
+    profile = client.profile({"id_token": token}, NONCE_HASH)
+    assert (profile.email_verified, profile.auth_time) == (True, int(NOW.timestamp()) - 30)
+    token = sign(key, claims(stand_in, email_verified="false"))
+    assert client.profile({"id_token": token}, NONCE_HASH).email_verified is False

@@ -9,11 +9,14 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import event, select
 
 from frontdesk.clock import FrozenClock
 from frontdesk.crypto import Argon2Parameters, PasswordHasher
 from frontdesk.errors import InvalidCredentials, RateLimited
+from frontdesk.models import RateLimitBucket
 from frontdesk.runtime import Frontdesk
+from frontdesk.service import ratelimit
 from frontdesk.service.context import RequestContext
 from frontdesk.service.login import login_with_password
 from frontdesk.service.results import AuthResult
@@ -185,6 +188,115 @@ def test_40_concurrent_wrong_guesses_from_one_address_make_exactly_the_ip_limit_
     )
     assert hasher.checks == limit
     assert outcomes == ["invalid"] * limit + ["limited"] * (40 - limit)
+
+
+def buckets(fd: Frontdesk) -> dict[str, int]:
+    with fd.factory() as db:
+        return {row.key: row.count for row in db.scalars(select(RateLimitBucket))}
+
+
+def bucket_statements(fd: Frontdesk) -> list[str]:
+    """The statements on the bucket table from now on (recorded until the engine is closed)."""
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "rate_limit_buckets" in statement:
+            seen.append(statement.split(None, 1)[0].upper())
+
+    event.listen(fd.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_a_sign_in_counts_its_three_buckets_in_one_statement_and_gives_them_back_in_one(fd: Frontdesk) -> None:
+    make_user(fd, username="ivan")
+    seen = bucket_statements(fd)
+    fd.call(login_with_password, "ivan", PASSWORD, False, at(300))
+    assert seen == ["INSERT", "UPDATE"]
+    assert sorted(buckets(fd).values()) == [0, 0, 0]  # ip, name and account: a success is no failure
+    seen.clear()
+    with pytest.raises(InvalidCredentials):
+        fd.call(login_with_password, "ivan", "wrong guess", False, at(300))
+    assert seen == ["INSERT"]
+    assert sorted(buckets(fd).values()) == [1, 1, 1]
+
+
+def test_take_all_counts_each_key_once_and_refuses_a_repeated_key(fd: Frontdesk) -> None:
+    with fd.transaction() as db:
+        first = ratelimit.take_all(db, fd.deps, "test:a", "test:b")
+        again = ratelimit.take_all(db, fd.deps, "test:b", "test:c")
+        assert dict(first.counts) == {"test:a": 1, "test:b": 1}
+        assert dict(again.counts) == {"test:b": 2, "test:c": 1}
+        assert again.over("test:b", 1) and not again.over("test:b", 2) and not again.over(None, 0)
+        assert ratelimit.take_all(db, fd.deps).counts == {}
+        with pytest.raises(ValueError, match="once"):
+            ratelimit.take_all(db, fd.deps, "test:d", "test:d")
+
+
+def test_withdrawing_removes_the_rows_an_attempt_made_and_decrements_the_others(fd: Frontdesk) -> None:
+    with fd.transaction() as db:
+        ratelimit.take_all(db, fd.deps, "test:shared")
+        ratelimit.take_all(db, fd.deps, "test:zero")
+        ratelimit.give_back(db, fd.deps, "test:zero")  # a row at 0, as a success leaves it
+        taken = ratelimit.take_all(db, fd.deps, "test:shared", "test:new", "test:zero", "test:kept")
+        ratelimit.withdraw(db, taken, "test:shared", "test:new", "test:zero", None)
+    assert buckets(fd) == {"test:shared": 1, "test:kept": 1}
+
+
+def test_an_attempt_refused_by_the_address_leaves_no_other_count_and_no_row(fd: Frontdesk) -> None:
+    strict = Frontdesk(fd.settings.model_copy(update={"login_failures_per_ip": 2}), clock=fd.deps.clock)
+    try:
+        make_user(strict, username="judy")
+        address = RequestContext(ip_address="203.0.113.60")
+        for i in range(2):
+            with pytest.raises(InvalidCredentials):
+                strict.call(login_with_password, f"nobody{i}", "wrong guess", False, address)
+        before = buckets(strict)
+        for login in ("judy", "nobody5", "nobody6"):  # refused before any name or account is counted
+            with pytest.raises(RateLimited):
+                strict.call(login_with_password, login, PASSWORD, False, address)
+        after = buckets(strict)
+        ip = ratelimit.subject_key("login:ip", "203.0.113.60")
+        assert after.pop(ip) == before.pop(ip) + 3  # refusals by address count against it, as before
+        assert after == before
+    finally:
+        strict.close()
+
+
+def test_an_attempt_refused_by_name_counts_against_neither_address_nor_account(
+    fd: Frontdesk, settings: Settings
+) -> None:
+    user = make_user(fd, username="kim")
+    failures(fd, "kim", settings.login_failures_per_account)
+    with pytest.raises(RateLimited):
+        fd.call(login_with_password, "kim", PASSWORD, False, at(301))
+    counts = buckets(fd)
+    assert ratelimit.subject_key("login:ip", at(301).ip_address or "") not in counts  # its row went again
+    assert counts[ratelimit.account_key(user.id)] == settings.login_failures_per_account
+    assert counts[ratelimit.subject_key("login:name", "kim")] == settings.login_failures_per_account + 1
+
+
+def test_40_concurrent_wrong_guesses_from_one_address_at_one_account_check_exactly_the_ip_limit(
+    fd: Frontdesk, hasher: CountingHasher
+) -> None:
+    """Both limits at once, through both spellings of the account: what the address refuses is
+    withdrawn from the name and account counts while their rows are still held, so afterwards
+    they hold exactly the checks made, and the lock order (address, name, account) can't deadlock."""
+    limit = 7
+    settings = fd.deps.settings.model_copy(update={"login_failures_per_ip": limit})
+    fd.deps = dataclasses.replace(fd.deps, settings=settings)  # the hasher fixture puts the original back
+    user = make_user(fd, username="lena", email="lena@example.com")
+    one_address = RequestContext(ip_address="203.0.113.78", user_agent="pytest")
+    hasher.checks = 0
+    spellings = ("lena", "lena@example.com")
+    outcomes = concurrently(
+        40, lambda i: fd.call(login_with_password, spellings[i % 2], f"wrong guess {i}", False, one_address)
+    )
+    assert hasher.checks == limit
+    assert outcomes == ["invalid"] * limit + ["limited"] * (40 - limit)
+    counts = buckets(fd)
+    assert counts[ratelimit.account_key(user.id)] == limit
+    assert sum(counts[ratelimit.subject_key("login:name", name)] for name in spellings) == limit
+    assert counts[ratelimit.subject_key("login:ip", "203.0.113.78")] == 40
 
 
 def test_attempts_refused_by_a_name_limit_do_not_count_against_the_address(fd: Frontdesk) -> None:

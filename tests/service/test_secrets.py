@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from frontdesk import crypto
 from frontdesk.clock import FrozenClock
-from frontdesk.models import Base, OutboxEmail
+from frontdesk.errors import InvalidCode
+from frontdesk.models import Base, LoginToken, OutboxEmail
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.admin import reset_second_factors
 from frontdesk.service.challenges import require_second_factor
 from frontdesk.service.context import RequestContext
 from frontdesk.service.factors import regenerate_recovery_codes
-from frontdesk.service.login import consume_login_link, login_with_password, request_login_link
+from frontdesk.service.login import consume_login_link, login_with_code, login_with_password, request_login_link
 from frontdesk.service.recovery import normalise
 from frontdesk.service.reset import complete_password_reset, request_password_reset
 from frontdesk.service.second_factor import complete_second_factor, webauthn_authentication_options
@@ -26,7 +28,7 @@ from frontdesk.service.signup import confirm_signup, request_signup
 from frontdesk.service.totp import begin_totp_enrolment, confirm_totp
 from frontdesk.service.webauthn import register_credential, registration_options
 from tests.factories import make_user
-from tests.mailbox import outbox, token_from
+from tests.mailbox import code_from, outbox, token_from
 from tests.service.authenticator import SoftAuthenticator, unb64url
 
 CTX = RequestContext(ip_address="192.0.2.50", user_agent="pytest")
@@ -59,7 +61,13 @@ def test_full_cycle_leaves_no_secret_in_database_or_logs(
     login = fd.call(login_with_password, "secretive", password, True, CTX)
     fd.call(request_login_link, "secretive", CTX)
     link_token = token_from(outbox(fd, "login_link")[-1])
+    link_code = code_from(outbox(fd, "login_link")[-1])  # its grant used by the link
     link_session = fd.call(consume_login_link, link_token, False, CTX).issued.token
+    fd.call(request_login_link, "secretive", CTX)
+    code = code_from(outbox(fd, "login_link")[-1])
+    with pytest.raises(InvalidCode):
+        fd.call(login_with_code, "secretive", f"{(int(code) + 1) % 10**6:06d}", False, CTX)
+    code_session = fd.call(login_with_code, "secretive", code, False, CTX).issued.token
     fd.call(request_password_reset, "secretive", CTX)
     reset_token = token_from(outbox(fd, "password_reset")[-1])
     reset_session = fd.call(complete_password_reset, reset_token, new_password, CTX).issued.token
@@ -74,6 +82,7 @@ def test_full_cycle_leaves_no_secret_in_database_or_logs(
         login.issued.token,
         link_token,
         link_session,
+        code_session,
         reset_token,
         reset_session,
     ]
@@ -84,6 +93,16 @@ def test_full_cycle_leaves_no_secret_in_database_or_logs(
         assert secret not in logs
     for token in (session_token, login.issued.token, reset_session, signup_token, reset_token):
         assert crypto.digest(token).hex() in stored  # what is stored instead
+    # the 6-digit sign-in codes: in no row or log line as a number of their own (a longer number,
+    # a timestamp's microseconds, may hold the same digits by chance)
+    for typed in (link_code, code):
+        alone = re.compile(rf"(?<![0-9]){typed}(?![0-9])")
+        assert not alone.search(stored) and not alone.search(logs), "a sign-in code in the clear"
+    with engine.connect() as conn:
+        code_hashes = list(conn.scalars(select(LoginToken.code_hash).where(LoginToken.code_hash.is_not(None))))
+    assert len(code_hashes) == 2 and all((h or "").startswith("$argon2id$") for h in code_hashes), (
+        "codes: Argon2id only"
+    )
     hashed = [line for line in stored.splitlines() if line.startswith("$argon2id$")]
     assert hashed and all(h not in logs for h in hashed)
 

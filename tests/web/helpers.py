@@ -54,6 +54,13 @@ def token_in(email: dict[str, str]) -> str:
     return match.group(1)
 
 
+def code_in(email: dict[str, str]) -> str:
+    """The 6-digit sign-in code of a sign-in email (on a line of its own)."""
+    match = re.search(r"^\s*([0-9]{6})\s*$", email["text"], re.MULTILINE)
+    assert match, "no sign-in code in the email"
+    return match.group(1)
+
+
 class SessionBody(TypedDict):
     id: int
     expiry: str

@@ -88,11 +88,14 @@ ID_ROUTES = [
     ("POST", "/v1/admin/users/{user_id}/reset-second-factors"),
     ("POST", "/account/sessions/{session_id:int}/revoke"),
     ("POST", "/account/two-step/keys/{credential_id:int}/remove"),
+    ("POST", "/account/identities/{identity_id:int}/unlink"),
+    ("POST", "/account/identities/{provider}/link"),  # a provider's name: an unknown one says so (404)
     ("DELETE", "/v1/webauthn/credentials/{credential_id:int}"),
     ("DELETE", "/v1/identities/{identity}"),
     ("GET", "/v1/usernames/{username}"),
     ("GET", "/v1/oauth/{provider}/start"),
     ("GET", "/v1/oauth/{provider}/callback"),
+    ("POST", "/v1/oauth/{provider}/callback"),  # response_mode=form_post
     ("POST", "/v1/identities/{identity}"),  # a provider's name: an unknown one is 404 too
     ("GET", "/docs/assets/{name}"),
 ]

@@ -47,7 +47,7 @@ CONTRACT: dict[tuple[str, str], dict[str, int]] = {
     ("post", "/v1/logout"): {},
     ("get", "/v1/session"): {},
     ("post", "/v1/login-link"): {"rate_limited": 429},
-    ("post", "/v1/login-link/confirm"): {"invalid_token": 400},
+    ("post", "/v1/login-link/confirm"): {"invalid_token": 400, "invalid_code": 401, "rate_limited": 429},
     ("post", "/v1/password-reset"): {"rate_limited": 429},
     ("post", "/v1/password-reset/confirm"): {
         "invalid_token": 400,
@@ -285,6 +285,8 @@ def test_responses_conform_to_the_document(request: pytest.FixtureRequest, backe
         c.post("/v1/password", json={"old_password": PASSWORD, "new_password": "short"})
         c.post("/v1/login-link", json={"user": username})
         c.post("/v1/login-link/confirm", json={"token": "nope"})
+        c.post("/v1/login-link/confirm", json={"user": username, "code": "123456"})
+        c.post("/v1/login-link/confirm", json={"token": "nope", "user": username, "code": "123456"})
         c.post("/v1/password-reset", json={"user": username})
         c.post("/v1/password-reset/confirm", json={"token": "nope", "new_password": PASSWORD})
         c.post("/v1/sign-ins/not-me", json={"token": "nope", "end_all": True})

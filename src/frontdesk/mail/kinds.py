@@ -54,7 +54,7 @@ KINDS: Mapping[str, EmailKind] = _kinds(
     EmailKind(
         "login_link",
         "Your {product} sign-in link",
-        frozenset({"name", "link"}),
+        frozenset({"name", "link", "code"}),  # the code: the same grant, typed on another device
         carries_secret=True,
         link_path="/login-link/confirm",
         lifetime=lambda s: s.login_token_ttl,

@@ -259,11 +259,16 @@ class ConsoleTransport:
 
 _TOKENISH = re.compile(r"(?:fdk_)?[A-Za-z0-9_\-]{20,}")
 _EMAIL = re.compile(r"([^\s@<>\"',;:]+)@([^\s@<>\"',;:]+)")
+# a sign-in code: 6 digits on their own (not part of a longer number or word); masked whole,
+# since a code's first digits would be a real part of it
+_CODE = re.compile(r"(?<![\w.:/-])[0-9]{6}(?!\w|[.:/-]\w)")
 
 
 def redact(text: str) -> str:
-    """Mask anything that looks like a token (20+ URL-safe characters) and every email address."""
+    """Mask anything that looks like a token (20+ URL-safe characters), a 6-digit sign-in code
+    and every email address."""
     text = _TOKENISH.sub(lambda m: mask(m.group(0)), text)
+    text = _CODE.sub("\u2022" * 6, text)
     return _EMAIL.sub(lambda m: f"{m.group(1)[:1]}…@{m.group(2)}", text)
 
 

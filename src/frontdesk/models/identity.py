@@ -47,7 +47,8 @@ class OAuthFlow(Base, kw_only=True):
     nonce_hash: Mapped[bytes] = mapped_column(Digest, repr=False)
     verifier_box: Mapped[bytes] = mapped_column(LargeBinary(128), repr=False)
     provider: Mapped[str] = mapped_column(String(64))
-    # "sign_in" (from the sign-in page) or "link" (from a signed-in account, for `user_id`)
+    # "sign_in" (from the sign-in page), "link" (from a signed-in account, for `user_id`) or
+    # "reauth" (`user_id` signing in again through a linked provider, for a fresh session)
     purpose: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
     next_path: Mapped[str] = mapped_column(String(2048))

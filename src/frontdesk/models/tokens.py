@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, MappedAsDataclass, declared_attr, mapped_column
 
@@ -41,11 +41,19 @@ class _EmailToken(MappedAsDataclass, kw_only=True):
 
 
 class LoginToken(_EmailToken, Base, kw_only=True):
-    """A sign-in link ("magic link") token."""
+    """A sign-in grant: the link ("magic link") token and the 6-digit code in the same email.
+
+    The link and the code are one grant: using either sets `used_at`, which ends both. The code
+    is low-entropy, so it is stored as an Argon2id hash (`code_hash`, ASVS 6.5.2), never as a
+    plain digest; `code_attempts` counts the codes tried (before each is checked), and the fifth
+    wrong one ends the grant. A grant made before codes existed has no code (`code_hash` None).
+    """
 
     __tablename__ = "login_tokens"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(200), default=None, repr=False)
+    code_attempts: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
 
 
 class PasswordResetToken(_EmailToken, Base, kw_only=True):

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from frontdesk.errors import RateLimited
 from frontdesk.mail import KINDS, enqueue_email
 from frontdesk.service import ratelimit
 from frontdesk.service.context import RequestContext
@@ -37,6 +38,21 @@ def may_send(db: Session, deps: Deps, address_key: str, ctx: RequestContext) -> 
         per_ip = ratelimit.allow(db, deps, ratelimit.subject_key("email:ip", ctx.ip_address), settings.emails_per_ip)
     if not (per_address and per_ip):
         log.info("email.rate_limited", extra={"per_address": per_address, "per_ip": per_ip})
+        return False
+    return True
+
+
+def within_limits(db: Session, deps: Deps, address_key: str, ctx: RequestContext) -> bool:
+    """Whether an email to this address and from this IP would still be within the sending limits,
+    without counting one (to skip slow work, such as hashing a code, for an email that won't go)."""
+    settings = deps.settings
+    checks = [(ratelimit.subject_key("email:addr", address_key), settings.emails_per_address)]
+    if ctx.ip_address:
+        checks.append((ratelimit.subject_key("email:ip", ctx.ip_address), settings.emails_per_ip))
+    try:
+        for key, limit in checks:
+            ratelimit.ensure_below(db, deps, key, limit)
+    except RateLimited:
         return False
     return True
 

@@ -12,6 +12,7 @@ from frontdesk.service import factor_events, recovery
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.store import recovery_codes as code_store
+from frontdesk.store import second_factors as second_factor_store
 from frontdesk.store import totp as totp_store
 from frontdesk.store import webauthn as webauthn_store
 
@@ -40,7 +41,7 @@ class FactorOverview:
 
 def has_second_factor(db: Session, deps: Deps, user_id: int) -> bool:
     """An active authenticator app or at least one WebAuthn credential (recovery codes alone don't count)."""
-    return totp_store.get(db, user_id, confirmed=True) is not None or webauthn_store.count_credentials(db, user_id) > 0
+    return second_factor_store.has_any(db, user_id)
 
 
 def methods(db: Session, deps: Deps, user_id: int) -> list[str]:

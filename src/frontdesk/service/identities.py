@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.errors import LastSignInMethod, NotFound
 from frontdesk.oidc_settings import OidcProviders
-from frontdesk.service import audit, emails
+from frontdesk.service import audit, emails, factors
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe
@@ -59,3 +59,15 @@ def unlink_identity(
         },
     )
     audit.record(db, deps, "identity.unlinked", ctx, user_id=user.id, detail=identity.provider)
+
+
+def reauthentication_providers(
+    db: Session, deps: Deps, principal: Principal, providers: OidcProviders
+) -> list[tuple[str, str]]:
+    """The configured OpenID providers linked to the caller's account, as (name, label): signing
+    in again through one of them (`/v1/oauth/{name}/start?reauth=1`) makes the session fresh.
+    Empty for a user with a second factor, who re-authenticates with it instead."""
+    if factors.has_second_factor(db, deps, principal.user_id):
+        return []
+    linked = {i.provider for i in store.list_for_user(db, principal.user_id)}
+    return [(p.name, p.label) for p in providers if p.name in linked and p.kind == "oidc"]

@@ -15,6 +15,7 @@ from frontdesk.service.deletion import erase_due
 from frontdesk.service.deps import Deps
 from frontdesk.service.totp import PENDING_TTL
 from frontdesk.store import challenges as challenge_store
+from frontdesk.store import identities as identity_store
 from frontdesk.store import notices as notice_store
 from frontdesk.store import ratelimits as ratelimit_store
 from frontdesk.store import sessions as session_store
@@ -31,7 +32,8 @@ class CleanupReport:
     tokens: int
     rate_limit_buckets: int
     emails: int = 0
-    # second factors: sign-in steps and WebAuthn ceremonies used or expired, abandoned app enrolments
+    # sign-ins half-way: second steps, WebAuthn ceremonies and social sign-in flows used or
+    # expired; abandoned app enrolments
     challenges: int = 0
     totp_enrolments: int = 0
     erased_accounts: int = 0
@@ -83,6 +85,9 @@ def cleanup(
         factory, lambda db: webauthn_store.delete_dead_challenges(db, cutoff, batch_size), batch_size
     )
     challenges += _in_batches(factory, lambda db: challenge_store.delete_dead(db, cutoff, batch_size), batch_size)
+    challenges += _in_batches(
+        factory, lambda db: identity_store.delete_flows_before(db, cutoff, batch_size), batch_size
+    )
     # a pending authenticator app dies PENDING_TTL after it was begun (confirm refuses it then)
     enrolments = _in_batches(
         factory, lambda db: totp_store.delete_pending_before(db, cutoff - PENDING_TTL, batch_size), batch_size

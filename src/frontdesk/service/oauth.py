@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.orm import Session
@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 FLOW_TTL = timedelta(minutes=10)
 SEAL_PURPOSE = "oauth-pkce-verifier"
-Purpose = Literal["sign_in", "link"]
+# sign_in: from the sign-in page; link: add the identity to `user_id`'s account; reauth: `user_id`
+# signs in again through a provider linked to their account (prompt=login), for a fresh session
+Purpose = Literal["sign_in", "link", "reauth"]
+PURPOSES: tuple[Purpose, ...] = ("sign_in", "link", "reauth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ class ClaimedFlow:
     user_id: int | None
     next_path: str
     remember_device: bool
+    started: datetime
     nonce_hash: bytes = field(repr=False)
     code_verifier: str = field(repr=False)
 
@@ -80,7 +84,9 @@ def start_flow(
     """Record a new flow and build the provider's authorization URL (PKCE S256, state, nonce)."""
     state, binding, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(48)  # 64 characters of the PKCE alphabet (RFC 7636: 43 to 128)
-    url = client.authorization_url(redirect_uri, state=state, nonce=nonce, code_verifier=verifier)
+    url = client.authorization_url(
+        redirect_uri, state=state, nonce=nonce, code_verifier=verifier, reauthenticate=purpose == "reauth"
+    )
     now = deps.clock.now()
     store.add(
         db,
@@ -120,13 +126,14 @@ def claim_flow(db: Session, deps: Deps, provider: str, state: str | None, bindin
     verifier = crypto.unseal_text(binding, SEAL_PURPOSE, flow.verifier_box)
     if verifier is None:
         raise SocialSignInFailed("browser_binding")
-    purpose: Purpose = "link" if flow.purpose == "link" else "sign_in"
+    purpose: Purpose = next((p for p in PURPOSES if p == flow.purpose), "sign_in")
     return ClaimedFlow(
         provider=flow.provider,
         purpose=purpose,
         user_id=flow.user_id,
         next_path=flow.next_path,
         remember_device=flow.remember_device,
+        started=flow.created,
         nonce_hash=flow.nonce_hash,
         code_verifier=verifier,
     )

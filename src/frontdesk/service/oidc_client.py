@@ -46,6 +46,7 @@ class Profile:
     email_verified: bool
     preferred_username: str | None
     name: str | None
+    auth_time: int | None = None  # when the person last signed in at the provider (Unix seconds), if said
 
 
 def _json(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -88,10 +89,20 @@ class ProviderClient:
             scope=" ".join(s.scopes),
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
-            token_endpoint_auth_method="client_secret_basic",  # noqa: S106  # a method name, not a secret
+            token_endpoint_auth_method=self._client_auth_method(),
             timeout=HTTP_TIMEOUT,
             transport=self._transport,
         )
+
+    def _client_auth_method(self) -> str:
+        """`client_secret_basic` (the default of RFC 8414 and OpenID Connect Discovery), unless the
+        provider's metadata offers only `client_secret_post` (Apple)."""
+        if self.settings.kind != "oidc":
+            return "client_secret_basic"
+        offered = self.metadata().get("token_endpoint_auth_methods_supported")
+        if isinstance(offered, list) and "client_secret_basic" not in offered and "client_secret_post" in offered:
+            return "client_secret_post"
+        return "client_secret_basic"
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -123,14 +134,33 @@ class ProviderClient:
             self._metadata = (meta, now)
         return meta
 
+    def known_metadata(self) -> dict[str, Any] | None:
+        """The metadata if it is known without asking the provider (GitHub's fixed endpoints, or the
+        last discovery, however old); None before the first discovery. Never touches the network."""
+        if self.settings.kind == "github":
+            return self.metadata()
+        with self._lock:
+            return self._metadata[0] if self._metadata is not None else None
+
     def requires_response_iss(self) -> bool:
         """RFC 9207: the provider promises `iss` in every authorization response."""
         return self.metadata().get("authorization_response_iss_parameter_supported") is True
 
     # -- the authorization request and response ------------------------------------------------
 
-    def authorization_url(self, redirect_uri: str, *, state: str, nonce: str, code_verifier: str) -> str:
-        extra = {"nonce": nonce} if self.settings.kind == "oidc" else {}
+    def authorization_url(
+        self, redirect_uri: str, *, state: str, nonce: str, code_verifier: str, reauthenticate: bool = False
+    ) -> str:
+        """The authorization request (PKCE S256, `state`, `nonce`). `reauthenticate` asks the provider
+        to make the person sign in again now (`prompt=login`, `max_age=0`: the ID token then says
+        when, in `auth_time`)."""
+        extra: dict[str, str] = {}
+        if self.settings.kind == "oidc":
+            extra["nonce"] = nonce
+            if self.settings.response_mode == "form_post":
+                extra["response_mode"] = "form_post"
+            if reauthenticate:
+                extra.update(prompt="login", max_age="0")
         with self._oauth(redirect_uri) as client:
             url, _ = client.create_authorization_url(
                 self.metadata()["authorization_endpoint"], state=state, code_verifier=code_verifier, **extra
@@ -158,7 +188,11 @@ class ProviderClient:
                     headers={"Accept": "application/json"},
                 )
         except OAuthError as exc:
+            if exc.error in ("server_error", "temporarily_unavailable"):  # RFC 6749 5.2 and 4.1.2.1
+                raise ProviderUnavailable(f"token_{exc.error}") from None
             raise SocialSignInFailed(f"code_rejected_{exc.error or 'error'}"[:64]) from None
+        except httpx.HTTPStatusError as exc:  # an answer that is no OAuth error (a 503 page)
+            raise ProviderUnavailable(f"token_status_{exc.response.status_code}") from None
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"token_{type(exc).__name__}") from None
         except ValueError:
@@ -177,13 +211,16 @@ class ProviderClient:
         if "email" not in claims:
             claims = {**self._userinfo(tokens, claims["sub"]), **claims}
         email = claims.get("email")
+        auth_time = claims.get("auth_time")
         return Profile(
             issuer=self.settings.issuer,
             subject=str(claims["sub"]),
             email=email if isinstance(email, str) and email else None,
-            email_verified=claims.get("email_verified") is True,
+            # a JSON boolean (OpenID Connect Core 5.1); Apple documents the string "true" as well
+            email_verified=claims.get("email_verified") in (True, "true"),
             preferred_username=_text(claims.get("preferred_username")),
             name=_text(claims.get("name")),
+            auth_time=auth_time if isinstance(auth_time, int) and not isinstance(auth_time, bool) else None,
         )
 
     def _userinfo(self, tokens: dict[str, Any], subject: str) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -50,9 +52,52 @@ def take(db: Session, deps: Deps, key: str, limit: int) -> None:
         raise RateLimited(retry_after=remaining)
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """One attempt counted against several keys at once (`take_all`): each key's count in the
+    window, this attempt included."""
+
+    window_start: datetime
+    retry_after: timedelta
+    counts: Mapping[str, int]
+
+    def over(self, key: str | None, limit: int) -> bool:
+        """Whether this attempt is over `limit` for `key` (never for no key)."""
+        return key is not None and self.counts[key] > limit
+
+    def refusal(self) -> RateLimited:
+        return RateLimited(retry_after=self.retry_after)
+
+
+def take_all(db: Session, deps: Deps, *keys: str) -> Taken:
+    """Count one attempt against every key in one statement (a multi-row upsert); the caller
+    decides which limits refuse it.
+
+    Exact under any concurrency as `take` is: each row is counted, and locked until the
+    transaction ends, in the order given, so keep the kinds of key in one order everywhere. An
+    attempt refused by one key that should not have counted against the others withdraws them
+    (`withdraw`) in the same transaction, while it still holds their rows: no other attempt
+    ever sees those counts.
+    """
+    start, remaining = _window(deps)
+    return Taken(start, remaining, store.hit_all(db, keys, start))
+
+
+def withdraw(db: Session, taken: Taken, *keys: str | None) -> None:
+    """Undo `taken`'s count of `keys` in its own transaction, as if they were never counted
+    (a row that count made goes again, so refused attempts leave no rows behind)."""
+    store.forget(db, [key for key in keys if key], taken.window_start)
+
+
+def give_back_taken(db: Session, taken: Taken, *keys: str | None) -> None:
+    """`give_back` of keys counted by `take_all`, in the window they were counted in, in one
+    statement (also after a `checkpoint`)."""
+    store.unhit(db, [key for key in keys if key], taken.window_start)
+
+
 def give_back(db: Session, deps: Deps, *keys: str) -> None:
     """Undo one `take` of each key in this window (the attempt succeeded, so it is not a failure);
-    one statement however many keys (a sign-in gives back three)."""
+    one statement however many keys."""
     start, _ = _window(deps)
     if keys:
         store.unhit(db, keys, start)

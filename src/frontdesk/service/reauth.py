@@ -29,9 +29,14 @@ SECOND_FACTOR_NEEDED = (
 
 
 def reauthentication_methods(db: Session, deps: Deps, principal: Principal) -> list[str]:
-    """What this caller can re-authenticate with: their second factors, or else `password`."""
+    """What this caller can re-authenticate with here: their second factors, or else `password`
+    (none for an account made by social sign-in that has no password yet: it signs in again
+    through its provider, `service/identities.reauthentication_providers`)."""
     found = factors.methods(db, deps, principal.user_id)
-    return found or ["password"]
+    if found:
+        return found
+    user = user_store.get(db, principal.user_id)
+    return ["password"] if user is not None and user.hashed_password is not None else []
 
 
 def reauthenticate(

@@ -9,42 +9,54 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from frontdesk.errors import EmailTaken, InvalidEmail, InvalidInput, SocialSignInFailed, UsernameTaken
+from frontdesk.errors import (
+    EmailTaken,
+    InvalidEmail,
+    InvalidInput,
+    SecondFactorRequired,
+    SocialSignInFailed,
+    UsernameTaken,
+)
 from frontdesk.models import Identity, User
 from frontdesk.oidc_settings import ProviderSettings
 from frontdesk.service import audit, emails
 from frontdesk.service.accounts import create_user
+from frontdesk.service.challenges import needs_second_factor, require_second_factor
 from frontdesk.service.context import RequestContext
 from frontdesk.service.deps import Deps
 from frontdesk.service.devices import describe
 from frontdesk.service.identity import USERNAME_RULE, normalise_email
 from frontdesk.service.oauth import ClaimedFlow
-from frontdesk.service.oidc_client import Profile
+from frontdesk.service.oidc_client import ID_TOKEN_LEEWAY, Profile
 from frontdesk.service.results import AuthResult
 from frontdesk.service.signin import open_session
 from frontdesk.store import identities as store
 from frontdesk.store import users as user_store
 
 USERNAME_TRIES = 20
+# the factor a social sign-in proves, as sessions (`factors`) and second-factor challenges name it
+FIRST_FACTOR = "social"
 
-OutcomeKind = Literal["signed_in", "linked", "needs_link", "email_unverified"]
+OutcomeKind = Literal["signed_in", "second_factor", "linked", "needs_link", "email_unverified"]
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the callback ends in. `auth` is set for "signed_in"; the other kinds change nothing
-    (except "linked", which added the identity to the flow's account)."""
+    """What the callback ends in. `auth` is set for "signed_in"; `second_step` for "second_factor"
+    (a user with a second factor: no session yet, the challenge for the second step). The other
+    kinds change nothing (except "linked", which added the identity to the flow's account)."""
 
     kind: OutcomeKind
     next_path: str
     provider_label: str
     auth: AuthResult | None = None
+    second_step: SecondFactorRequired | None = field(default=None, repr=False)
 
 
 def finish_flow(
@@ -53,12 +65,14 @@ def finish_flow(
     identity = store.get_by_subject(db, profile.issuer, profile.subject)
     if claimed.purpose == "link":
         return _link_to_flow_user(db, deps, provider, claimed, profile, identity, ctx)
+    if claimed.purpose == "reauth":
+        return _sign_in_again(db, deps, provider, claimed, profile, identity, ctx)
     if identity is not None:
         user = user_store.get(db, identity.user_id)
         if user is None or not user.can_sign_in:
             raise SocialSignInFailed("account_cannot_sign_in", "This account cannot sign in.")
         _touch(deps, identity, profile)
-        return _signed_in(db, deps, provider, claimed, user, ctx, "oidc")
+        return _signed_in(db, deps, provider, claimed, user, ctx, "identity")
     email_key = _verified_email_key(profile)
     if email_key is None:
         # Unverified (or no) email: never create, never link, and say the same whether or not
@@ -70,14 +84,14 @@ def finish_flow(
         user = _create_account(db, deps, profile, ctx)
         _add_identity(db, deps, provider, user, profile)
         audit.record(db, deps, "identity.linked", ctx, user_id=user.id, detail=f"{provider.name}:new_account")
-        return _signed_in(db, deps, provider, claimed, user, ctx, "oidc_new")
+        return _signed_in(db, deps, provider, claimed, user, ctx, "new_account")
     if not provider.trust_email or not existing.can_sign_in:
         audit.record(db, deps, "oauth.needs_link", ctx, detail=provider.name)
         return Outcome("needs_link", claimed.next_path, provider.label)
     _add_identity(db, deps, provider, existing, profile)
     _notify(db, deps, existing, provider, ctx, kind="identity_linked")
     audit.record(db, deps, "identity.linked", ctx, user_id=existing.id, detail=f"{provider.name}:trusted_email")
-    return _signed_in(db, deps, provider, claimed, existing, ctx, "oidc_email")
+    return _signed_in(db, deps, provider, claimed, existing, ctx, "trusted_email")
 
 
 def _link_to_flow_user(
@@ -106,6 +120,31 @@ def _link_to_flow_user(
     return Outcome("linked", claimed.next_path, provider.label)
 
 
+def _sign_in_again(
+    db: Session,
+    deps: Deps,
+    provider: ProviderSettings,
+    claimed: ClaimedFlow,
+    profile: Profile,
+    identity: Identity | None,
+    ctx: RequestContext,
+) -> Outcome:
+    """A signed-in user re-authenticating through a provider linked to their account (the flow
+    asked for `prompt=login`, `max_age=0`): a new session, fresh, if the identity is theirs and the
+    provider says the person signed in there after the flow began (`auth_time`)."""
+    if identity is None or identity.user_id != claimed.user_id:
+        raise SocialSignInFailed(
+            "reauth_other_identity", f"That {provider.label} account is not linked to the account you are signed in to."
+        )
+    if profile.auth_time is None or profile.auth_time < claimed.started.timestamp() - ID_TOKEN_LEEWAY:
+        raise SocialSignInFailed("reauth_not_fresh", f"{provider.label} did not ask you to sign in again. Try again.")
+    user = user_store.get(db, identity.user_id)
+    if user is None or not user.can_sign_in:
+        raise SocialSignInFailed("account_cannot_sign_in", "This account cannot sign in.")
+    _touch(deps, identity, profile)
+    return _signed_in(db, deps, provider, claimed, user, ctx, "reauth")
+
+
 def _signed_in(
     db: Session,
     deps: Deps,
@@ -115,10 +154,15 @@ def _signed_in(
     ctx: RequestContext,
     via: str,
 ) -> Outcome:
-    # TODO(second factors): a user with a second factor goes to the second step instead (contract 8)
-    result = open_session(
-        db, deps, user, long_lived=claimed.remember_device, factors=(), ctx=ctx, detail=f"{via}:{provider.name}"
-    )
+    """The provider proved the first factor (`social`): a session, or for a user with a second
+    factor a challenge for the second step and no session (contract sections 6 and 8)."""
+    audit.record(db, deps, "oauth.succeeded", ctx, user_id=user.id, detail=f"{via}:{provider.name}")
+    if needs_second_factor(db, deps, user.id):
+        challenge = require_second_factor(
+            db, deps, user, ctx, purpose="login", first_factor=FIRST_FACTOR, remember_device=claimed.remember_device
+        )
+        return Outcome("second_factor", claimed.next_path, provider.label, second_step=challenge)
+    result = open_session(db, deps, user, long_lived=claimed.remember_device, factors=(FIRST_FACTOR,), ctx=ctx)
     return Outcome("signed_in", claimed.next_path, provider.label, result)
 
 

@@ -47,7 +47,8 @@ def use_flow(db: Session, state_hash: bytes, now: datetime) -> OAuthFlow | None:
     return db.get(OAuthFlow, flow_id, populate_existing=True) if flow_id is not None else None
 
 
-def delete_flows_before(db: Session, cutoff: datetime) -> int:
-    """Forget flows that expired before `cutoff` (housekeeping)."""
-    result = db.execute(delete(OAuthFlow).where(OAuthFlow.expiry < cutoff))
+def delete_flows_before(db: Session, cutoff: datetime, limit: int = 10_000) -> int:
+    """Forget up to `limit` flows that expired or were used before `cutoff` (housekeeping)."""
+    ids = select(OAuthFlow.id).where((OAuthFlow.expiry < cutoff) | (OAuthFlow.used_at < cutoff)).limit(limit)
+    result = db.execute(delete(OAuthFlow).where(OAuthFlow.id.in_(ids)).execution_options(synchronize_session=False))
     return changed(result)

@@ -80,3 +80,40 @@ def delete_dead(db: Session, model: TokenModel, cutoff: datetime, limit: int) ->
     ids = select(model.id).where((model.expiry < cutoff) | (model.used_at < cutoff)).limit(limit)
     result = db.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
     return changed(result)
+
+
+def take_code_attempt(db: Session, user_id: int, now: datetime, max_attempts: int) -> LoginToken | None:
+    """Count one code attempt on the user's newest live sign-in grant that has a code, before the
+    code is checked, and return that grant; None when there is none or it is out of attempts.
+
+    The UPDATE queues concurrent attempts on the row (PostgreSQL re-checks `code_attempts` after
+    a competing writer's lock; SQLite serialises writers), so at most `max_attempts` codes are
+    ever checked against one grant.
+    """
+    newest = (
+        select(LoginToken.id)
+        .where(LoginToken.user_id == user_id, LoginToken.code_hash.is_not(None), LoginToken.is_valid_at(now))
+        .order_by(LoginToken.created.desc(), LoginToken.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    grant_id = db.execute(
+        update(LoginToken)
+        .where(LoginToken.id == newest, LoginToken.is_valid_at(now), LoginToken.code_attempts < max_attempts)
+        .values(code_attempts=LoginToken.code_attempts + 1)
+        .returning(LoginToken.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return None if grant_id is None else db.get(LoginToken, grant_id, populate_existing=True)
+
+
+def use_grant(db: Session, grant_id: int, now: datetime) -> bool:
+    """Use a sign-in grant (its link and its code at once): true for exactly one caller, and only
+    while it is still valid."""
+    result = db.execute(
+        update(LoginToken)
+        .where(LoginToken.id == grant_id, LoginToken.is_valid_at(now))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return changed(result) == 1

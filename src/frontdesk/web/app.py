@@ -85,7 +85,12 @@ def create_app(
     if settings.api_docs_enabled:
         apidocs.install(app)
     _declare_framework_routes(app)
-    app.add_middleware(CsrfMiddleware, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
+    app.add_middleware(
+        CsrfMiddleware,
+        public_url=settings.public_url,
+        allowed_origins=settings.allowed_origins,
+        exempt_posts=oauth.form_post_paths(providers),
+    )
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NoSniffMiddleware)
     app.add_middleware(RateLimitedDelayMiddleware, delay=settings.rate_limited_delay.total_seconds())

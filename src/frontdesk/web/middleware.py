@@ -134,10 +134,20 @@ class CsrfMiddleware:
     The refusal names the public URL's origin, and the first refusal and the first unsafe request
     whose Host is not the public URL's are logged (once each per process): a public URL that
     disagrees with where the server is reached is the usual cause.
+
+    `exempt_posts`: exact paths whose POST comes from another site by design (the callback of a
+    social sign-in provider answering with `response_mode=form_post`); they check their own state.
     """
 
-    def __init__(self, app: ASGIApp, public_url: str, allowed_origins: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        public_url: str,
+        allowed_origins: Iterable[str] = (),
+        exempt_posts: Iterable[str] = (),
+    ) -> None:
         self.app = app
+        self.exempt_posts = frozenset(exempt_posts)
         self.public_url = public_url
         self.public_origin = origin_of(public_url) or public_url
         self.allowed = {o for o in (origin_of(x) for x in (public_url, *allowed_origins)) if o}
@@ -149,7 +159,7 @@ class CsrfMiddleware:
         self._refusal_logged = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS and not self._exempt(scope):
             headers = Headers(scope=scope)
             if not self._host_checked:
                 self._check_host(headers)
@@ -166,6 +176,9 @@ class CsrfMiddleware:
                 await send_error(send, 403, ErrorCode.CSRF_FAILED, self.message)
                 return
         await self.app(scope, receive, send)
+
+    def _exempt(self, scope: Scope) -> bool:
+        return bool(self.exempt_posts) and scope["method"] == "POST" and scope["path"] in self.exempt_posts
 
     def _check_host(self, headers: Headers) -> None:
         host = headers.get("host")

@@ -60,8 +60,23 @@ class LoginRequest(Strict):
 
 
 class LoginLinkConfirmRequest(Strict):
+    """Sign in with the link's token."""
+
     token: Token
     remember_device: bool = False
+
+
+class LoginCodeConfirmRequest(Strict):
+    """Sign in with the 6-digit code from the same email, on another device: the username or
+    email typed when the link was asked for, and the code."""
+
+    user: Login
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="The 6 digits from the sign-in email.")]
+    remember_device: bool = False
+
+
+# Exactly one of the two shapes (anything else is 400 invalid_request)
+LoginLinkConfirmation = LoginLinkConfirmRequest | LoginCodeConfirmRequest
 
 
 class UserRequest(Strict):

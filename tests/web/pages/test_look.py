@@ -74,6 +74,19 @@ class Tokens:
             self.login_link = token_in(latest_email(api, "alice@example.com", "sign-in link"))
             api.post("/v1/password-reset", json={"user": "alice"})
             self.reset = token_in(latest_email(api, "alice@example.com", "reset"))
+        with server.client() as bob:  # the lifecycle links: bob changes his email, carol deletes her account
+            api_sign_up(bob, "bob")
+            assert bob.post("/v1/email", json={"new_email": "robert@example.com"}).status_code == 202
+            first = token_in(latest_email(bob, "robert@example.com", "confirm your new email"))
+            changed = bob.post("/v1/email/confirm", json={"token": first})
+            assert changed.status_code == 200, changed.text
+            self.email_revert = token_in(latest_email(bob, "bob@example.com", "was changed"))
+            assert bob.post("/v1/email", json={"new_email": "bobby@example.com"}).status_code == 202
+            self.email_confirm = token_in(latest_email(bob, "bobby@example.com", "confirm your new email"))
+        with server.client() as carol:
+            api_sign_up(carol, "carol")
+            assert carol.request("DELETE", "/v1/account", json={"confirm": True}).status_code == 202
+            self.restore = token_in(latest_email(carol, "carol@example.com", "restore"))
 
 
 def _prepare(server: LiveServer) -> Tokens:
@@ -129,6 +142,19 @@ def _pages(tokens: Tokens) -> list[tuple[str, Callable[[Page], None]]]:
         page.get_by_role("button", name="Email me a link").click()
         expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
 
+    def check_email_for_a_link(page: Page) -> None:
+        page.goto("/login-link")
+        page.get_by_label("Username or email").fill("alice")
+        page.get_by_role("button", name="Email me a link").click()
+        expect(page.get_by_label("Code from the email")).to_be_visible()
+
+    def wrong_code(page: Page) -> None:
+        page.goto("/login-link/code")
+        page.get_by_label("Username or email").fill("alice")
+        page.get_by_label("Code from the email").fill("000000")
+        page.get_by_role("button", name="Sign in with the code").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+
     def new_api_key(page: Page) -> None:
         page.goto("/account")
         page.get_by_text("Create an API key").click()
@@ -146,9 +172,15 @@ def _pages(tokens: Tokens) -> list[tuple[str, Callable[[Page], None]]]:
         ("signup-confirm", go(f"/signup/confirm?token={tokens.signup}")),
         ("login-link", go("/login-link")),
         ("login-link-confirm", go(f"/login-link/confirm?token={tokens.login_link}")),
+        ("login-link-sent", check_email_for_a_link),
+        ("login-code", go("/login-link/code")),
+        ("login-code-wrong", wrong_code),
         ("forgot-password", go("/forgot-password")),
         ("reset-password", go(f"/reset-password?token={tokens.reset}")),
         ("link-expired", go("/reset-password?token=used-or-expired-token-AAAAAAAAAAAAAAAAAAAAAAA")),
+        ("email-confirm", go(f"/email/confirm?token={tokens.email_confirm}")),
+        ("email-revert", go(f"/email/revert?token={tokens.email_revert}")),
+        ("account-restore", go(f"/account/restore?token={tokens.restore}")),
         ("sign-in", _sign_in),  # not photographed: signs the browser in for the pages below
         ("account", go("/account")),
         ("account-new-api-key", new_api_key),

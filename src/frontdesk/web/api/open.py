@@ -19,7 +19,8 @@ from frontdesk.web.outcomes import counted
 from frontdesk.web.schemas import (
     AuthResponse,
     CurrentSessionResponse,
-    LoginLinkConfirmRequest,
+    LoginCodeConfirmRequest,
+    LoginLinkConfirmation,
     LoginRequest,
     PasswordResetConfirmRequest,
     SignupRequest,
@@ -138,15 +139,29 @@ def request_login_link(body: UserRequest, fd: FD, ctx: Ctx, tasks: BackgroundTas
 
 
 @router.post(
-    "/login-link/confirm", response_model=AuthResponse, responses={**responses(C.INVALID_TOKEN), **MFA_REQUIRED}
+    "/login-link/confirm",
+    response_model=AuthResponse,
+    responses={**responses(C.INVALID_TOKEN, C.INVALID_CODE, C.RATE_LIMITED), **MFA_REQUIRED},
 )
 @access(Access.OPEN)
 def confirm_login_link(
-    request: Request, body: LoginLinkConfirmRequest, fd: FD, ctx: Ctx, response: Response
+    request: Request, body: LoginLinkConfirmation, fd: FD, ctx: Ctx, response: Response
 ) -> AuthResponse:
-    result = counted(
-        "login_link", lambda: fd.call(login_service.consume_login_link, body.token, body.remember_device, ctx)
-    )
+    """Sign in with the emailed link's `token`, or with `user` + the 6-digit `code` from the same
+    email (for another device). The link and the code are one grant: using either uses both.
+    A wrong code (or an unknown user, or no live grant: the same answer after the same work)
+    is 401 `invalid_code` and counts against the account's login limit; 5 wrong codes end the grant."""
+    if isinstance(body, LoginCodeConfirmRequest):
+        by_code = body
+        result = counted(
+            "login_code",
+            lambda: fd.call(login_service.login_with_code, by_code.user, by_code.code, by_code.remember_device, ctx),
+        )
+    else:
+        by_link = body
+        result = counted(
+            "login_link", lambda: fd.call(login_service.consume_login_link, by_link.token, by_link.remember_device, ctx)
+        )
     end_replaced_session(fd, request.scope["headers"], result, ctx)
     return auth_response_with_cookies(response, result, fd.settings)
 

@@ -16,6 +16,7 @@ from frontdesk.web.errors import for_error, for_http_error
 from frontdesk.web.pages import (
     account,
     assets,
+    identities,
     lifecycle,
     password,
     reauthenticate,
@@ -35,9 +36,10 @@ def wants_html(request: Request) -> bool:
 
 
 def install(app: FastAPI) -> None:
-    """Add the pages to `app` (after `app.state.frontdesk` is set)."""
-    site = app.state.pages = Site(app.state.frontdesk)
-    for module in (signin, second_step, reauthenticate, signup, password, account, two_step, lifecycle, assets):
+    """Add the pages to `app` (after `app.state.frontdesk` and `app.state.oidc` are set)."""
+    site = app.state.pages = Site(app.state.frontdesk, app.state.oidc.providers)
+    modules = (signin, second_step, reauthenticate, signup, password, account, two_step, identities, lifecycle, assets)
+    for module in modules:
         app.include_router(module.router)
 
     async def sign_in_first(_: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from frontdesk.settings import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS
 from frontdesk.web.deps import Access, access, open_while_enrolling
 from frontdesk.web.ids import SessionId
 from frontdesk.web.pages.forms import Form, Posted
+from frontdesk.web.pages.identities_view import IDENTITY_NOTICES, identities_section
 from frontdesk.web.pages.page import P, SignedIn
 from frontdesk.web.pages.two_step_view import TWO_STEP_NOTICES, two_step_defaults
 
@@ -29,6 +30,7 @@ NOTICES = {
     "others-revoked": "Every other browser is signed out.",
     "already-ended": "That session had already ended.",
     **TWO_STEP_NOTICES,
+    **IDENTITY_NOTICES,
     # account lifecycle (pages/lifecycle.py)
     "email-change-sent": "Check the inbox of your new address: open the link there to confirm it. "
     "Your current address stays until then.",
@@ -51,8 +53,10 @@ def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = No
         **two_step_defaults(),
         "email_form": Form(),  # pages/lifecycle.py
         "delete_form": Form(),
+        **identities_section(p, caller),  # pages/identities.py
         **forms,
     }
+    form_targets = context.pop("identity_form_targets")  # the providers its Link forms redirect to
     headers = next((f.headers for f in forms.values() if isinstance(f, Form) and f.headers), None)
     return p.render(
         "account.html",
@@ -65,6 +69,7 @@ def _show(p: P, caller: Principal, *, status: int = 200, notice: str | None = No
         notice=notice,
         factors=p.fd.read(factors.overview, caller.user_id),
         webauthn=True,  # adding a security key or passkey
+        form_targets=form_targets,
         **context,
     )
 

@@ -27,7 +27,9 @@ def request_link(p: P, posted: Posted, template: str, send: Callable[[str], None
     user = form.need(posted, "user", "Enter your username or email address.")
     if not form.invalid:
         # answered first, sent after: the same work before the answer whether or not `user` exists
-        response = sent(p, kind)
+        # (a sign-in link's page also offers its code's form, carrying what was typed)
+        extra = {"code_form": Form(values={"user": user})} if kind == "login_link" else {}
+        response = sent(p, kind, **extra)
         response.background = after_response(lambda: send(user), kind)
         return response
     return p.show(template, form)
@@ -36,6 +38,7 @@ def request_link(p: P, posted: Posted, template: str, send: Callable[[str], None
 def sent(p: P, kind: str, **context: Any) -> Response:
     """ "Check your email": what was sent and how long its link works (as the email says)."""
     lifetime = KINDS[kind].lifetime_text(p.settings)
+    context.setdefault("code_form", None)
     return p.render("sent.html", title="Check your email", kind=kind, lifetime=lifetime, **context)
 
 

@@ -8,6 +8,7 @@ that takes `FreshSignedIn` also needs a fresh session, else it sends to `/reauth
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
@@ -20,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from frontdesk.errors import ReauthenticationRequired, SecondFactorEnrolmentRequired
 from frontdesk.mail import human_duration
+from frontdesk.oidc_settings import OidcProviders
 from frontdesk.runtime import Frontdesk
 from frontdesk.service import freshness
 from frontdesk.service.context import Principal, RequestContext
@@ -62,9 +64,11 @@ def _ago(value: datetime, now: datetime) -> str:
 class Site:
     """What every page of one app shares: settings, theme, templates, CSRF key, headers."""
 
-    def __init__(self, fd: Frontdesk) -> None:
+    def __init__(self, fd: Frontdesk, providers: OidcProviders | None = None) -> None:
         self.fd = fd
         self.settings: Settings = fd.settings
+        # social sign-in: the "Continue with ..." links on /login and /signup, in the configured order
+        self.sign_in_providers = tuple(providers or ())
         self.theme = Theme.from_settings(self.settings)
         self.csrf = CsrfTokens(self.settings)
         self.env = Environment(
@@ -82,25 +86,26 @@ class Site:
         self.theme_version = hashlib.sha256(theme_css).hexdigest()[:12]
         self.css_version = _asset_version(STYLESHEET)
         self.script_version = _asset_version(WEBAUTHN_SCRIPT)
-        form_targets = " ".join(sorted(trusted_origins(self.settings)))
+        self.form_targets = frozenset(trusted_origins(self.settings))
         self.headers = {
             "Cache-Control": "no-store",
-            "Content-Security-Policy": (
-                "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-                f"form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'none'"
-            ),
+            "Content-Security-Policy": self.content_security_policy(),
             "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",
         }
-        # pages with the WebAuthn script: it runs from /static and asks the JSON API for options
-        csp = self.headers["Content-Security-Policy"]
-        self.script_headers = {
-            **self.headers,
-            "Content-Security-Policy": csp.replace(
-                "default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';"
-            ),
-        }
+        self.script_headers = {**self.headers, "Content-Security-Policy": self.content_security_policy(script=True)}
+
+    def content_security_policy(self, *, script: bool = False, form_targets: Iterable[str] = ()) -> str:
+        """The pages' CSP. `script`: the WebAuthn script runs from /static and asks the JSON API for
+        options. `form_targets`: more origins a form may be sent to, redirects included (Chromium
+        checks `form-action` on every redirect a form's answer makes, e.g. to a sign-in provider)."""
+        targets = " ".join(sorted(self.form_targets | set(form_targets)))
+        scripts = "script-src 'self'; connect-src 'self'; " if script else ""
+        return (
+            f"default-src 'none'; {scripts}style-src 'self'; img-src 'self' data:; "
+            f"form-action 'self' {targets}; frame-ancestors 'none'; base-uri 'none'"
+        )
 
 
 def get_site(request: Request) -> Site:
@@ -155,10 +160,12 @@ class Page:
         headers: dict[str, str] | None = None,
         *,
         webauthn: bool = False,
+        form_targets: Iterable[str] = (),
         **context: Any,
     ) -> Response:
         """Render `template` with the site's branding, the caller and a `csrf(action)` helper;
-        `webauthn` loads the WebAuthn script (and lets its CSP allow it)."""
+        `webauthn` loads the WebAuthn script (and lets its CSP allow it); `form_targets` are more
+        origins the page's forms may end up at (a sign-in provider that a form redirects to)."""
         body = self.site.env.get_template(template).render(
             product=self.settings.product_name,
             settings=self.settings,
@@ -170,10 +177,14 @@ class Page:
             path=self.request.url.path,
             now=self.fd.deps.clock.now(),
             ago=_ago,
+            sign_in_providers=self.site.sign_in_providers,
             webauthn_script=f"/static/{WEBAUTHN_SCRIPT}?v={self.site.script_version}" if webauthn else None,
             **context,
         )
         base = self.site.script_headers if webauthn else self.site.headers
+        if form_targets:
+            csp = self.site.content_security_policy(script=webauthn, form_targets=form_targets)
+            base = {**base, "Content-Security-Policy": csp}
         response = HTMLResponse(body, status_code=status, headers={**base, **(headers or {})})
         return self._finish(response)
 

@@ -4,16 +4,22 @@
 A user without a second factor types their password; a user with one uses it (a code from the
 app, a security key or passkey, or a recovery code): a password alone is not enough for them.
 On success the session is fresh and the browser goes on to `next` (limited as every `?next=`).
+A user without a second factor may also sign in again through a provider linked to their account
+(the only way for an account made by social sign-in that has no password): a link to
+`/v1/oauth/{provider}/start?reauth=1&next=`.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from frontdesk.errors import FrontdeskError, InvalidCode, InvalidCredentials
-from frontdesk.service import reauth
+from frontdesk.service import identities, reauth
 from frontdesk.service.context import Principal
+from frontdesk.service.oidc_client import ProviderClients
 from frontdesk.web.deps import Access, access
 from frontdesk.web.pages.forms import Form, Posted
 from frontdesk.web.pages.nextpath import safe_next
@@ -26,6 +32,12 @@ router = APIRouter(include_in_schema=False)
 
 def _page(p: P, caller: Principal, target: str, form: Form, used: str | None = None) -> Response:
     methods = p.fd.read(reauth.reauthentication_methods, caller)
+    clients: ProviderClients = p.request.app.state.oidc
+    query = urlencode({"reauth": "1", "next": target})
+    providers = [
+        (label, f"/v1/oauth/{name}/start?{query}")
+        for name, label in p.fd.read(identities.reauthentication_providers, caller, clients.providers)
+    ]
     return p.show(
         "reauthenticate.html",
         form,
@@ -33,6 +45,7 @@ def _page(p: P, caller: Principal, target: str, form: Form, used: str | None = N
         caller=caller,
         next=target,
         methods=methods,
+        providers=providers,
         used=used,
     )
 

@@ -1,4 +1,4 @@
-"""Signing in and out: /login, /logout, and the emailed sign-in link (/login-link)."""
+"""Signing in and out: /login, /logout, and the emailed sign-in link (/login-link) or its code."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from frontdesk.crypto import MAX_TOKEN_LENGTH
-from frontdesk.errors import FrontdeskError, SecondFactorRequired
+from frontdesk.errors import FrontdeskError, InvalidCode, SecondFactorRequired
 from frontdesk.service import login as login_service
 from frontdesk.service.results import AuthResult
 from frontdesk.service.sessions import end_current_session
 from frontdesk.web.cookies import clear_login_cookies, end_replaced_session, set_login_cookies
 from frontdesk.web.deps import Access, access
+from frontdesk.web.errors import status_for
 from frontdesk.web.outcomes import counted
 from frontdesk.web.pages.emailed import failed_use, landing, request_link
 from frontdesk.web.pages.forms import Form, Posted
@@ -29,6 +30,11 @@ NOTICES = {
     "session-ended": "Your session has ended. Please sign in again.",
     "restored": "Your account is restored. Sign in to continue.",
 }
+# a wrong sign-in code, an unknown user or no live grant: one answer (nothing tells them apart)
+WRONG_CODE = (
+    "That code is not right, or it has expired or was already used. Check the newest sign-in email, or ask for "
+    "a new link."
+)
 # `?reason=`: why a page sent the browser here (see `Page.to_login`)
 REASONS = {
     SIGNED_OUT: "You were signed out on this device (from another device, by a password change, or because "
@@ -166,3 +172,44 @@ def login_link_confirm_submit(p: P, posted: Posted) -> Response:
     except FrontdeskError as exc:
         return failed_use(p, "login_link_confirm.html", form, exc, "login_link")
     return redirect_signed_in(p, result, "/account")
+
+
+@router.get("/login-link/code")
+@access(Access.OPEN)
+def login_code_page(p: P) -> Response:
+    """Type the code from a sign-in email (asked for on this device or another)."""
+    return _code_page(p, Form())
+
+
+@router.post("/login-link/code")
+@access(Access.OPEN)
+def login_code_submit(p: P, posted: Posted) -> Response:
+    """The code from the sign-in email, typed on "Check your email" or /login-link/code: signed in
+    (or on to the second step). A wrong code: the page says so (401, the user kept, the code not),
+    and nothing else changes but the count of tries."""
+    form = Form.from_posted(posted, keep=("user", "remember_device"))
+    if not p.csrf_ok(posted):
+        return _code_page(p, form.expired())
+    user = form.need(posted, "user", "Enter your username or email address.")
+    code = posted.get("code", "")
+    if not code.strip():
+        form.fail("Enter the 6-digit code from the email.", field_name="code")
+    elif login_service.normalise_code(code) is None:
+        form.fail("The code is the 6 digits in the email.", field_name="code")
+    if form.invalid:
+        return _code_page(p, form)
+    remember = posted.get("remember_device") == "1"
+    digits = login_service.normalise_code(code) or ""
+    try:
+        result = counted("login_code", lambda: p.fd.call(login_service.login_with_code, user, digits, remember, p.ctx))
+    except SecondFactorRequired as outcome:
+        return to_second_step(p, outcome, DEFAULT_NEXT)
+    except InvalidCode as exc:
+        return _code_page(p, form.fail(WRONG_CODE, status_for(exc), "code"))
+    except FrontdeskError as exc:  # over the login limit (429), or the hashing queue is full (503)
+        return _code_page(p, form.error(exc))
+    return redirect_signed_in(p, result, "/account")
+
+
+def _code_page(p: P, form: Form) -> Response:
+    return p.show("login_code.html", form)
