@@ -59,7 +59,11 @@ S, W, T = "src/frontdesk/service/", "src/frontdesk/web/", "tests/service/"
 GROUPS = (
     Group("reset", (S + "reset.py",), (T + "test_reset.py",)),
     Group("csrf", (W + "pages/csrf.py",), ("tests/web/pages/test_csrf.py", "tests/web/pages/test_forms.py")),
-    Group("login", (S + "login.py",), (T + "test_login.py", T + "test_ratelimit.py", T + "test_passwordless.py")),
+    Group(
+        "login",
+        (S + "login.py",),
+        (T + "test_login.py", T + "test_sign_in_codes.py", T + "test_ratelimit.py", T + "test_passwordless.py"),
+    ),
     Group("links", (S + "links.py",), (T + "test_passwordless.py", T + "test_reset.py")),
     Group("recovery", (S + "recovery.py",), (T + "test_recovery.py", T + "test_factor_events.py")),
     Group("totp", (S + "totp.py",), (T + "test_totp.py", T + "test_factor_events.py")),
