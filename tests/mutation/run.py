@@ -64,7 +64,7 @@ GROUPS = (
         (S + "login.py",),
         (T + "test_login.py", T + "test_sign_in_codes.py", T + "test_ratelimit.py", T + "test_passwordless.py"),
     ),
-    Group("links", (S + "links.py",), (T + "test_passwordless.py", T + "test_reset.py")),
+    Group("links", (S + "links.py",), (T + "test_passwordless.py", T + "test_sign_in_codes.py", T + "test_reset.py")),
     Group("recovery", (S + "recovery.py",), (T + "test_recovery.py", T + "test_factor_events.py")),
     Group("totp", (S + "totp.py",), (T + "test_totp.py", T + "test_factor_events.py")),
     Group("nextpath", (W + "pages/nextpath.py",), ("tests/web/pages/test_nextpath.py",)),
