@@ -321,3 +321,50 @@ def test_cleanup_deletes_exactly_the_sessions_dead_before_the_cutoff(fd: Frontde
         db.commit()
         left = set(db.scalars(select(UserSession.id).where(UserSession.user_id == user.id)))
     assert left == {ids[n] for n in ("ended recently", "idle, remembered", "idle recently", "live")}
+
+
+def test_no_one_revokes_a_session_of_an_earlier_user(fd: Frontdesk) -> None:
+    earlier = make_session(fd, make_user(fd))
+    mine = make_session(fd, make_user(fd))
+    me = auth(fd, mine.token)
+    assert me is not None
+    with pytest.raises(NotFound):
+        fd.call(revoke_session, me, earlier.session.id, NO_CONTEXT)
+    assert auth(fd, earlier.token) is not None
+
+
+def test_revoking_the_others_from_the_newest_session_ends_the_older_ones(fd: Frontdesk) -> None:
+    user = make_user(fd)
+    older = [make_session(fd, user) for _ in range(2)]
+    current = make_session(fd, user)
+    me = auth(fd, current.token)
+    assert me is not None
+    assert fd.call(revoke_other_sessions, me, NO_CONTEXT) == 2
+    assert all(auth(fd, s.token) is None for s in older)
+    assert auth(fd, current.token) is not None
+
+
+def test_a_touch_moves_only_its_own_session(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd)
+    first, second = make_session(fd, user), make_session(fd, user)
+    with fd.factory() as db:
+        session_store.apply_touches(db, [session_store.Touch(second.session.id, clock.now() + timedelta(hours=1), 1)])
+        db.commit()
+        row = db.get(UserSession, first.session.id)
+        assert row is not None and (row.last_seen, row.api_calls) == (clock.now(), 0)
+
+
+def test_cleanup_keeps_to_its_id_range(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd)
+    ended = [make_session(fd, user) for _ in range(3)]
+    with fd.factory() as db:
+        for issued in ended:
+            session_store.end(db, issued.session.id, clock.now() - timedelta(days=2))
+        db.commit()
+        middle = ended[1].session.id
+        deleted = session_store.delete_dead_in_range(
+            db, middle, middle, clock.now() - timedelta(days=1), fd.settings.session_idle_ttl
+        )
+        db.commit()
+        left = set(db.scalars(select(UserSession.id).where(UserSession.user_id == user.id)))
+    assert deleted == 1 and left == {ended[0].session.id, ended[2].session.id}
