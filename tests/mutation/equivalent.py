@@ -11,6 +11,7 @@ RECOVERY = "src/frontdesk/service/recovery.py"
 TOTP = "src/frontdesk/service/totp.py"
 LOGIN = "src/frontdesk/service/login.py"
 SESSION = "src/frontdesk/models/session.py"
+LINKS = "src/frontdesk/service/links.py"
 SESSION_STORE = "src/frontdesk/store/sessions.py"
 CREDENTIALS = "src/frontdesk/web/credentials.py"
 AUTHN = "src/frontdesk/web/authn.py"
@@ -134,6 +135,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         )
         for occurrence in (0, 3)
     },
+    (LINKS, "core/ReplaceComparisonOperator_IsNot_NotEq", 0): (
+        "`model != LoginToken` for `is not`: a class is equal only to itself"
+    ),
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"
