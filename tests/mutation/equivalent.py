@@ -135,6 +135,22 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         )
         for occurrence in (0, 3)
     },
+    **{
+        (LOGIN, "core/NumberReplacer", occurrence): (
+            "`tries` without a grant (1 or -1 for 0) is never read: the exhausted check needs a grant"
+        )
+        for occurrence in (2, 3)
+    },
+    (LOGIN, "core/ReplaceOrWithAnd", 3): (
+        "`grant_id is None and user is None` after `not right or`: a right code implies a grant, and a grant a user"
+    ),
+    **{
+        (LOGIN, "core/ReplaceTrueWithFalse", occurrence): (
+            "the private `_Attempt` not frozen, or without slots: nothing assigns to it after it is made"
+        )
+        for occurrence in (0, 1)
+    },
+    (LOGIN, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): _SMALL_INT,
     (LINKS, "core/ReplaceComparisonOperator_IsNot_NotEq", 0): (
         "`model != LoginToken` for `is not`: a class is equal only to itself"
     ),

@@ -21,6 +21,7 @@ from frontdesk.service.login import (
     consume_login_link,
     login_with_code,
     login_with_password,
+    normalise_code,
     request_login_link,
 )
 from frontdesk.service.reset import complete_password_reset, request_password_reset
@@ -287,3 +288,33 @@ def test_a_banned_or_deleted_account_or_a_reset_ends_the_code(fd: Frontdesk) -> 
     for username, code in codes.items():
         with pytest.raises(InvalidCode):
             fd.call(login_with_code, username, code, False, CTX)
+
+
+def test_each_grant_takes_exactly_five_codes_and_records_who_ran_out(fd: Frontdesk) -> None:
+    gus = make_user(fd, username="gus")
+    _, code = ask(fd, gus)
+    for _ in range(4):
+        with pytest.raises(InvalidCode):
+            fd.call(login_with_code, "gus", wrong(code), False, CTX)
+    assert grant(fd, gus).used_at is None
+    with pytest.raises(InvalidCode):  # the fifth
+        fd.call(login_with_code, "gus", wrong(code), False, CTX)
+    assert grant(fd, gus).used_at is not None
+    with fd.factory() as db:
+        exhausted = db.scalars(select(AuthEvent.user_id).where(AuthEvent.event == "login_code.exhausted")).all()
+    assert exhausted == [gus.id]
+
+
+@pytest.mark.parametrize(
+    ("typed", "digits"),
+    [
+        ("123456", "123456"),
+        ("12 34-56", "123456"),
+        ("12345", None),
+        ("1234567", None),
+        ("12a456", None),
+        ("\u0661\u0662\u0663\u0664\u0665\u0666", None),  # digits, but not ASCII ones
+    ],
+)
+def test_a_typed_code_is_six_ascii_digits(typed: str, digits: str | None) -> None:
+    assert normalise_code(typed) == digits
