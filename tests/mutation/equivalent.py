@@ -12,6 +12,7 @@ TOTP = "src/frontdesk/service/totp.py"
 LOGIN = "src/frontdesk/service/login.py"
 SESSION = "src/frontdesk/models/session.py"
 LINKS = "src/frontdesk/service/links.py"
+RATELIMIT = "src/frontdesk/service/ratelimit.py"
 SESSION_STORE = "src/frontdesk/store/sessions.py"
 CREDENTIALS = "src/frontdesk/web/credentials.py"
 AUTHN = "src/frontdesk/web/authn.py"
@@ -151,6 +152,12 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         for occurrence in (0, 1)
     },
     (LOGIN, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): _SMALL_INT,
+    **{
+        (RATELIMIT, "core/ReplaceTrueWithFalse", occurrence): (
+            "`Taken` not frozen, or without slots: nothing assigns to one after `take_all` makes it"
+        )
+        for occurrence in (0, 1)
+    },
     (LINKS, "core/ReplaceComparisonOperator_IsNot_NotEq", 0): (
         "`model != LoginToken` for `is not`: a class is equal only to itself"
     ),
