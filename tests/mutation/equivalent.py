@@ -158,6 +158,10 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         )
         for occurrence in (0, 1)
     },
+    (LINKS, "core/AddNot", 2): (
+        "`not with_code` before the early hash: a sign-in link's code is then hashed at line 54 instead, and a "
+        "reset link's made and never used (`isinstance(row, LoginToken)`): the same rows and email, more work"
+    ),
     (LINKS, "core/ReplaceComparisonOperator_IsNot_NotEq", 0): (
         "`model != LoginToken` for `is not`: a class is equal only to itself"
     ),
