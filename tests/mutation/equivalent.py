@@ -153,6 +153,13 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     },
     (LOGIN, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): _SMALL_INT,
     **{
+        (LOGIN, op, 0): (
+            "`tries == MAX_CODE_ATTEMPTS` (or `is`, small ints) for `>=`: `take_code_attempt` counts only while "
+            "`code_attempts < max`, so a grant's tries never pass the maximum"
+        )
+        for op in ("core/ReplaceComparisonOperator_GtE_Eq", "core/ReplaceComparisonOperator_GtE_Is")
+    },
+    **{
         (RATELIMIT, "core/ReplaceTrueWithFalse", occurrence): (
             "`Taken` not frozen, or without slots: nothing assigns to one after `take_all` makes it"
         )
