@@ -209,7 +209,7 @@ def callback(provider: str, request: Request, page: P, fd: FD, ctx: Ctx) -> Resp
     return _finish(request, page, fd, ctx, client, params)
 
 
-@router.post("/oauth/{provider}/callback", status_code=302, include_in_schema=False)
+@router.post("/oauth/{provider}/callback", status_code=302, responses=responses(C.NOT_FOUND))
 @access(Access.OPEN)
 def callback_form_post(provider: str, request: Request, page: P, fd: FD, ctx: Ctx, posted: Posted) -> Response:
     """The provider's answer as a form POST (`response_mode=form_post`, Apple): only for a provider
