@@ -172,6 +172,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (LINKS, "core/ReplaceComparisonOperator_IsNot_NotEq", 0): (
         "`model != LoginToken` for `is not`: a class is equal only to itself"
     ),
+    (SESSION_STORE, "core/ReplaceComparisonOperator_Lt_LtE", 1): (
+        "the SQLite touch's `last_seen <= seen` for `<`: when they are equal, the same value is written"
+    ),
     (CSRF, "core/ReplaceOrWithAnd", 1): (
         "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
         "`hmac.compare_digest` against the 64-character expected one"

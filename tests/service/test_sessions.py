@@ -368,3 +368,65 @@ def test_cleanup_keeps_to_its_id_range(fd: Frontdesk, clock: FrozenClock) -> Non
         db.commit()
         left = set(db.scalars(select(UserSession.id).where(UserSession.user_id == user.id)))
     assert deleted == 1 and left == {ended[0].session.id, ended[2].session.id}
+
+
+def test_ending_or_reauthenticating_one_session_leaves_the_others(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd)
+    before, target, after = (make_session(fd, user) for _ in range(3))
+    with fd.factory() as db:
+        session_store.reauthenticated(db, target.session.id, clock.now(), factors="password,totp", aal=2)
+        assert session_store.end(db, target.session.id, clock.now()) == 1
+        db.commit()
+        rows = {s.id: s for s in db.scalars(select(UserSession).where(UserSession.user_id == user.id))}
+    assert (rows[target.session.id].aal, rows[target.session.id].deleted) == (2, clock.now())
+    for other in (before, after):
+        assert (rows[other.session.id].aal, rows[other.session.id].factors) == (1, "")
+        assert rows[other.session.id].deleted is None
+
+
+def test_revoking_the_others_ends_one_expiring_now_and_counts_no_expired_one(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd)
+    current = make_session(fd, user)
+    me = auth(fd, current.token)
+    assert me is not None
+    with fd.factory() as db:
+        for name, expiry in (("now", clock.now()), ("gone", clock.now() - timedelta(seconds=1))):
+            values: dict[str, Any] = {
+                "token_hash": crypto.digest(name),
+                "user_id": user.id,
+                "long_lived": True,
+                "created": clock.now() - timedelta(days=1),
+                "expiry": expiry,
+                "last_seen": clock.now(),
+            }
+            db.add(UserSession(**values))
+        db.commit()
+    assert fd.call(revoke_other_sessions, me, NO_CONTEXT) == 1
+    with fd.factory() as db:
+        ended = {row.token_hash: row.deleted for row in db.scalars(select(UserSession))}
+    assert ended[crypto.digest("now")] == clock.now() and ended[crypto.digest("gone")] is None
+
+
+def test_cleanup_keeps_what_died_exactly_at_the_cutoff(fd: Frontdesk, clock: FrozenClock) -> None:
+    user = make_user(fd)
+    cutoff = clock.now() - timedelta(days=1)
+    idle = fd.settings.session_idle_ttl
+    with fd.factory() as db:
+        for name, fields in (
+            ("ended", {"deleted": cutoff}),
+            ("expired", {"expiry": cutoff}),
+            ("idle", {"last_seen": cutoff - idle}),
+        ):
+            values: dict[str, Any] = {
+                "token_hash": crypto.digest(name),
+                "user_id": user.id,
+                "long_lived": False,
+                "created": clock.now() - timedelta(days=30),
+                "expiry": clock.now() + timedelta(days=30),
+                "last_seen": clock.now(),
+                **fields,
+            }
+            db.add(UserSession(**values))
+        db.flush()
+        low, high = session_store.id_bounds(db)
+        assert session_store.delete_dead_in_range(db, low, high, cutoff, idle) == 0
