@@ -172,6 +172,21 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (LINKS, "core/ReplaceComparisonOperator_IsNot_NotEq", 0): (
         "`model != LoginToken` for `is not`: a class is equal only to itself"
     ),
+    **{
+        (SESSION_STORE, "core/ReplaceTrueWithFalse", occurrence): (
+            "the store's `Touch` / `Principal` not frozen, or without slots: nothing in frontdesk assigns to one"
+        )
+        for occurrence in (0, 1, 2, 3)
+    },
+    (SESSION_STORE, "core/ReplaceOrWithAnd", 0): (
+        "`id_bounds` with `low and 0`: a range from 0 holds the same rows as one from the lowest id (ids start at 1)"
+    ),
+    **{
+        (SESSION_STORE, "core/NumberReplacer", occurrence): (
+            "`id_bounds` of an empty table as (-1, 0) or (0, 1): a range with no rows deletes nothing"
+        )
+        for occurrence in (1, 2)
+    },
     (SESSION_STORE, "core/ReplaceComparisonOperator_Lt_LtE", 1): (
         "the SQLite touch's `last_seen <= seen` for `<`: when they are equal, the same value is written"
     ),
