@@ -3,7 +3,6 @@
 answer is the same on both routes, for HEAD and for a database outage, through `frontdesk serve`."""
 
 # No `from __future__ import annotations`: FastAPI must evaluate the library endpoint's annotations.
-import asyncio
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +41,7 @@ from tests.web.helpers import (
     error_code,
     log_in,
     make_account,
+    run_async,
     session_token,
     shared_server,
     signed_in,
@@ -187,9 +187,10 @@ def test_identify_looks_up_the_session_of_the_kind_presented(fd: Frontdesk) -> N
 
 def test_the_fast_path_reads_alike_and_needs_its_async_lookup(fd: Frontdesk) -> None:
     # none of these reaches a lookup
-    assert asyncio.run(identify_fast(fd, raw(("cookie", A), ("cookie", B)))) is TWO_SESSION_COOKIES
-    assert asyncio.run(identify_fast(fd, raw(("authorization", "Basic x")))) is None
-    assert asyncio.run(identify_fast(fd, [])) is None
+    # (run_async: a loop of its own in a thread of its own, whatever loop an earlier test left running here)
+    assert run_async(lambda: identify_fast(fd, raw(("cookie", A), ("cookie", B)))) is TWO_SESSION_COOKIES
+    assert run_async(lambda: identify_fast(fd, raw(("authorization", "Basic x")))) is None
+    assert run_async(lambda: identify_fast(fd, [])) is None
     browser = make_session(fd, make_user(fd))
 
     async def look_up() -> object:
@@ -200,9 +201,9 @@ def test_the_fast_path_reads_alike_and_needs_its_async_lookup(fd: Frontdesk) -> 
 
     if fd.verify_lookup is None:  # SQLite
         with pytest.raises(RuntimeError, match="PostgreSQL"):
-            asyncio.run(look_up())
+            run_async(look_up)
     else:
-        found = asyncio.run(look_up())
+        found = run_async(look_up)
         assert isinstance(found, Principal) and found.session_id == browser.session.id
 
 
