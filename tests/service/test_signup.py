@@ -20,7 +20,7 @@ from frontdesk.errors import (
 from frontdesk.runtime import Frontdesk
 from frontdesk.service.accounts import find_user
 from frontdesk.service.context import RequestContext
-from frontdesk.service.signup import confirm_signup, request_signup, username_status
+from frontdesk.service.signup import confirm_signup, refused_signup, request_signup, username_status
 from tests.factories import PASSWORD, make_user
 from tests.mailbox import outbox, token_from
 
@@ -152,6 +152,34 @@ def test_signups_are_limited_per_ip_before_any_hashing(fd: Frontdesk) -> None:
         assert len(outbox(strict, "signup_confirm")) == 3
     finally:
         strict.close()
+
+
+def test_a_refused_address_is_remembered_until_its_window_ends_in_this_frontdesk_only(
+    fd: Frontdesk, clock: FrozenClock
+) -> None:
+    """After the database refuses an address, this process answers its next signups alike without
+    the database (`refused_signup`, which the web layer asks first), until the window ends."""
+    strict = Frontdesk(fd.settings.model_copy(update={"signups_per_ip": 1}), clock=fd.deps.clock)
+    other = Frontdesk(strict.settings, clock=fd.deps.clock)
+    try:
+        assert refused_signup(strict.deps, CTX.ip_address) is None
+        strict.call(request_signup, ctx=CTX, email="n1@example.com", username="newbie1", password=PASSWORD, name="N")
+        assert refused_signup(strict.deps, CTX.ip_address) is None, "a signup within the limit is no refusal"
+        with pytest.raises(RateLimited) as refused:
+            strict.call(
+                request_signup, ctx=CTX, email="n2@example.com", username="newbie2", password=PASSWORD, name="N"
+            )
+        remembered = refused_signup(strict.deps, CTX.ip_address)
+        assert remembered is not None and remembered.retry_after == refused.value.retry_after
+        assert refused_signup(strict.deps, "198.51.100.7") is None, "another address is not refused"
+        assert refused_signup(strict.deps, None) is None
+        assert refused_signup(other.deps, CTX.ip_address) is None, "each Frontdesk remembers its own"
+        clock.advance(refused.value.retry_after)
+        assert refused_signup(strict.deps, CTX.ip_address) is None, "a new window forgets it"
+        strict.call(request_signup, ctx=CTX, email="n3@example.com", username="newbie3", password=PASSWORD, name="N")
+    finally:
+        strict.close()
+        other.close()
 
 
 @pytest.mark.parametrize("email", ["fresh@example.com", "taken@example.com"])

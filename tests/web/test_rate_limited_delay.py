@@ -10,7 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from frontdesk.db import make_engine
+from frontdesk.models import RateLimitBucket
+from tests.fast import fast_settings
 from tests.live import LiveServer, start_server
 from tests.web.helpers import run_async
 
@@ -68,3 +73,16 @@ def test_a_refusal_waits_the_delay_and_holds_nothing_while_it_waits(slow_refusal
     refusals_done, asked_done, statuses = run_async(flood_then_ask)
     assert statuses == [429] * 60
     assert asked_done < min(refusals_done)
+    # once the database refused the address, the server answered the flood from memory
+    # (SignupGateMiddleware): the address's count stayed at the one allowed and the one refused
+    assert _signup_counts(slow_refusals.database_url) == [2]
+
+
+def _signup_counts(database_url: str) -> list[int]:
+    engine = make_engine(fast_settings(database_url))
+    try:
+        with Session(engine) as db:
+            rows = db.scalars(select(RateLimitBucket.count).where(RateLimitBucket.key.like("signup:ip:%")))
+            return list(rows)
+    finally:
+        engine.dispose()

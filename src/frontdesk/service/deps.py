@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from frontdesk.clock import Clock, SystemClock
 from frontdesk.crypto import Argon2Parameters, PasswordHasher
+from frontdesk.service.refusals import RefusalMemo
 from frontdesk.service.touches import TouchBuffer
 from frontdesk.settings import Settings
 
@@ -16,6 +17,7 @@ class Deps:
     clock: Clock = field(default_factory=SystemClock)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     touches: TouchBuffer = field(default_factory=TouchBuffer)
+    refusals: RefusalMemo = field(default_factory=RefusalMemo)  # this process's, per Frontdesk
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Deps:

@@ -40,16 +40,27 @@ def ensure_below(db: Session, deps: Deps, key: str, limit: int) -> None:
         raise RateLimited(retry_after=remaining)
 
 
-def take(db: Session, deps: Deps, key: str, limit: int) -> None:
+def take(db: Session, deps: Deps, key: str, limit: int, *, remember: bool = False) -> None:
     """Count one attempt first, then raise RateLimited when it is over the limit.
 
     Exact under any concurrency: the count is one upsert, which queues on the bucket's row, so
     of N simultaneous attempts exactly `limit` go on (the rest are refused before any check).
     `give_back` undoes the count for an attempt that turns out not to be a failure.
+    `remember` (only for keys never given back): this process remembers the refusal until the
+    window ends, so `remembered_refusal` can answer the next attempts without the database.
     """
     start, remaining = _window(deps)
     if store.hit(db, key, start) > limit:
+        if remember:
+            deps.refusals.remember(key, start + deps.settings.rate_limit_window, deps.clock.now())
         raise RateLimited(retry_after=remaining)
+
+
+def remembered_refusal(deps: Deps, key: str) -> RateLimited | None:
+    """The refusal of `key` this process saw in the current window (see `take`), or None."""
+    now = deps.clock.now()
+    until = deps.refusals.until(key, now)
+    return RateLimited(retry_after=until - now) if until is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk import crypto
 from frontdesk.db import checkpoint
-from frontdesk.errors import EmailTaken, InvalidUsername, TokenInvalid, UsernameTaken
+from frontdesk.errors import EmailTaken, InvalidUsername, RateLimited, TokenInvalid, UsernameTaken
 from frontdesk.models import SignupToken
 from frontdesk.service import audit, emails, ratelimit
 from frontdesk.service.accounts import create_user
@@ -37,6 +37,17 @@ def username_status(db: Session, username: str) -> UsernameStatus:
     return UsernameStatus(username, valid=True, available=user_store.get_by_username_key(db, key) is None)
 
 
+def ip_bucket(ip_address: str) -> str:
+    """The bucket of signup attempts from one address (never given back: a refusal holds all window)."""
+    return ratelimit.subject_key("signup:ip", ip_address)
+
+
+def refused_signup(deps: Deps, ip_address: str | None) -> RateLimited | None:
+    """The refusal this process already saw for signups from this address in this window, if any:
+    the web layer answers it before reading the request (see `service/refusals.py`)."""
+    return ratelimit.remembered_refusal(deps, ip_bucket(ip_address)) if ip_address else None
+
+
 def request_signup(
     db: Session, deps: Deps, *, email: str, username: str, password: str, name: str, ctx: RequestContext
 ) -> None:
@@ -51,7 +62,7 @@ def request_signup(
     name = clean_name(name)
     check_password(password, deps.settings.product_name, username=username, email=shown_email)
     if ctx.ip_address:  # counted first, before any hashing: signup is no free Argon2 pump
-        ratelimit.take(db, deps, ratelimit.subject_key("signup:ip", ctx.ip_address), deps.settings.signups_per_ip)
+        ratelimit.take(db, deps, ip_bucket(ctx.ip_address), deps.settings.signups_per_ip, remember=True)
     if user_store.get_by_username_key(db, ukey) is not None:
         raise UsernameTaken()
     # Argon2 runs between two transactions: the count above is committed first, so no database

@@ -28,6 +28,7 @@ from frontdesk.web.middleware import (
     MetricsMiddleware,
     NoSniffMiddleware,
     RateLimitedDelayMiddleware,
+    SignupGateMiddleware,
 )
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def create_app(
     if settings.api_docs_enabled:
         apidocs.install(app)
     _declare_framework_routes(app)
+    app.add_middleware(SignupGateMiddleware, frontdesk=fd, request_info=app.state.request_info)
     app.add_middleware(
         CsrfMiddleware,
         public_url=settings.public_url,

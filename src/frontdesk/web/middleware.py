@@ -9,15 +9,19 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.metrics import LATENCY, REQUESTS
 from frontdesk.origins import origin_of
+from frontdesk.runtime import Frontdesk
+from frontdesk.service import signup
 from frontdesk.web.authn import has_session_cookie
-from frontdesk.web.errors import ErrorCode
+from frontdesk.web.credentials import RequestInfo
+from frontdesk.web.errors import ErrorCode, code_for, headers_for, status_for
 
 MAX_BODY_BYTES = 64 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -27,8 +31,11 @@ log = logging.getLogger(__name__)
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
-async def send_error(send: Send, status: int, code: ErrorCode, message: str) -> None:
+async def send_error(
+    send: Send, status: int, code: ErrorCode, message: str, headers: Mapping[str, str] | None = None
+) -> None:
     body = json.dumps({"error": {"code": code.value, "message": message}}).encode()
+    extra = [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     await send(
         {
             "type": "http.response.start",
@@ -37,6 +44,7 @@ async def send_error(send: Send, status: int, code: ErrorCode, message: str) -> 
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 NOSNIFF,
+                *extra,
             ],
         }
     )
@@ -230,6 +238,30 @@ class NoSniffMiddleware:
             await send(message)
 
         await self.app(scope, receive, add_header)
+
+
+class SignupGateMiddleware:
+    """Answer `POST /v1/signup` from an address this process already saw refused in this window
+    with that same 429, before the framework reads the request.
+
+    A flood of signups from one address then costs the server next to nothing per attempt (issue
+    12), while the first refusal of each window is still the database's (`service/refusals.py`).
+    """
+
+    PATH = "/v1/signup"
+
+    def __init__(self, app: ASGIApp, frontdesk: Frontdesk, request_info: RequestInfo) -> None:
+        self.app = app
+        self.deps = frontdesk.deps
+        self.address = request_info.address
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.PATH:
+            refusal = signup.refused_signup(self.deps, self.address.of(HTTPConnection(scope)))
+            if refusal is not None:
+                await send_error(send, status_for(refusal), code_for(refusal), str(refusal), headers_for(refusal))
+                return
+        await self.app(scope, receive, send)
 
 
 class RateLimitedDelayMiddleware:
