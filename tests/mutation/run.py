@@ -37,10 +37,10 @@ from tests.mutation.equivalent import EQUIVALENT
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "mutation"
 REPORT = ROOT / "docs" / "mutation-report.md"
-# SQLite only and no third-party pytest plugins but the timeout: each mutant pays pytest's start-up
-# again, and on a shared machine that start-up is most of the cost (hence also the fork server)
-PYTEST_ARGS = '-x -q -p no:cacheprovider -p pytest_timeout -o addopts= --timeout=120 -k \\"not postgresql\\"'
-PYTEST = f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -m pytest {PYTEST_ARGS}"
+# no third-party pytest plugins but the timeout: each mutant pays pytest's start-up again, and on a
+# shared machine that start-up is most of the cost (hence also the fork server)
+PYTEST_ARGS = "-x -q -p no:cacheprovider -p pytest_timeout -o addopts= --timeout=120"
+SQLITE_ONLY = "not postgresql"
 FORKSERVER = ROOT / "tests" / "mutation" / "forkserver.py"
 CLIENT = ROOT / "tests" / "mutation" / "client.py"
 SKIPPED = "not run: in a type annotation (never evaluated)"
@@ -49,9 +49,16 @@ MUTANT_TIMEOUT = 240.0  # seconds per mutant's test run (a hang counts as killed
 
 @dataclass(frozen=True)
 class Group:
+    """Modules mutated together, the tests run against each mutant, and which of their database
+    variants run: SQLite only, unless the module has PostgreSQL-only code (`keyword=""`: both)."""
+
     name: str
     modules: tuple[str, ...]
     tests: tuple[str, ...]
+    keyword: str = SQLITE_ONLY
+
+    def pytest_args(self) -> str:
+        return f'{PYTEST_ARGS} -k \\"{self.keyword}\\"' if self.keyword else PYTEST_ARGS
 
 
 # smallest first, so a short budget covers the most modules
@@ -123,7 +130,16 @@ GROUPS = (
             T + "test_sessions.py",
             "tests/models/test_validity.py",
             "tests/test_cli.py::test_cleanup_deletes_only_long_dead_sessions",
+            *(
+                "tests/service/test_fast_path.py::" + name
+                for name in (
+                    "test_batched_checks_agree_with_the_orm_path",
+                    "test_a_revocation_or_ban_is_seen_by_the_very_next_check",
+                    "test_every_use_is_recorded_once_per_check",
+                )
+            ),
         ),
+        keyword="",  # the batch lookup and the touch writer have a PostgreSQL branch of their own
     ),
 )
 
@@ -137,7 +153,7 @@ def _config(group: Group) -> Path:
         f"module-path = [{modules}]\n"
         f"timeout = {MUTANT_TIMEOUT}\n"
         "excluded-modules = []\n"
-        f'test-command = "{_client(group)} {PYTEST_ARGS} {" ".join(group.tests)}"\n'
+        f'test-command = "{_client(group)} {group.pytest_args()} {" ".join(group.tests)}"\n'
         '\n[cosmic-ray.distributor]\nname = "local"\n'
     )
     return path
@@ -172,7 +188,7 @@ def fork_server(group: Group) -> Iterator[None]:
         if not server.stdout.readline().startswith(b"fork server ready"):
             raise RuntimeError("the fork server did not start")
         check = subprocess.run(
-            shlex.split(f"{_client(group)} {PYTEST_ARGS}".replace("\\", "")) + list(group.tests), cwd=ROOT
+            shlex.split(f"{_client(group)} {group.pytest_args()}".replace("\\", "")) + list(group.tests), cwd=ROOT
         )
         if check.returncode != 0:
             raise RuntimeError(f"the unmutated tests fail through the fork server ({check.returncode})")
@@ -189,7 +205,8 @@ def run(group: Group) -> str:
     session = BUILD / f"{group.name}.sqlite"
     session.unlink(missing_ok=True)
     started = time.monotonic()
-    command = shlex.split(PYTEST.replace("\\", "")) + list(group.tests)
+    pytest = f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -m pytest {group.pytest_args()}"
+    command = shlex.split(pytest.replace("\\", "")) + list(group.tests)
     baseline = subprocess.run(command, cwd=ROOT, check=False)
     if baseline.returncode != 0:
         return f"| {group.name} | {', '.join(group.modules)} | baseline tests failed: not run | | | | | | |"

@@ -430,3 +430,16 @@ def test_cleanup_keeps_what_died_exactly_at_the_cutoff(fd: Frontdesk, clock: Fro
         db.flush()
         low, high = session_store.id_bounds(db)
         assert session_store.delete_dead_in_range(db, low, high, cutoff, idle) == 0
+
+
+def test_a_principal_carries_the_factors_its_session_was_signed_in_with(fd: Frontdesk, clock: FrozenClock) -> None:
+    """`/v1/verify` and step-up read the factors off the principal: none recorded reads as none,
+    and a stepped-up session answers with each of its factors at its aal."""
+    user = make_user(fd)
+    plain, stepped = make_session(fd, user), make_session(fd, user)
+    with fd.factory() as db:
+        session_store.reauthenticated(db, stepped.session.id, clock.now(), factors="password,totp", aal=2)
+        db.commit()
+    read_plain, read_stepped = auth(fd, plain.token), auth(fd, stepped.token)
+    assert read_plain is not None and (read_plain.factors, read_plain.aal) == ((), 1)
+    assert read_stepped is not None and (read_stepped.factors, read_stepped.aal) == (("password", "totp"), 2)

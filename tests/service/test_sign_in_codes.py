@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 import pytest
@@ -14,6 +15,7 @@ from frontdesk.clock import FrozenClock
 from frontdesk.errors import InvalidCode, InvalidCredentials, RateLimited, SecondFactorRequired, TokenInvalid
 from frontdesk.models import AuthEvent, LoginToken, User, UserSession
 from frontdesk.runtime import Frontdesk
+from frontdesk.service import emails
 from frontdesk.service.accounts import delete_user, set_banned
 from frontdesk.service.context import NO_CONTEXT, RequestContext
 from frontdesk.service.login import (
@@ -57,6 +59,19 @@ def grant(fd: Frontdesk, user: User) -> LoginToken:
 def sessions_of(fd: Frontdesk, user: User) -> int:
     with fd.factory() as db:
         return db.scalar(select(func.count()).select_from(UserSession).where(UserSession.user_id == user.id)) or 0
+
+
+def hashes_made(fd: Frontdesk, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The secrets `fd`'s password hasher hashes from now on, in order (it still hashes them)."""
+    hashed: list[str] = []
+    real: Callable[[str], str] = fd.deps.hasher.hash
+
+    def counted(secret: str) -> str:
+        hashed.append(secret)
+        return real(secret)
+
+    monkeypatch.setattr(fd.deps.hasher, "hash", counted)
+    return hashed
 
 
 def test_the_code_from_the_email_signs_in(fd: Frontdesk) -> None:
@@ -263,18 +278,43 @@ def test_no_code_is_hashed_for_an_email_over_the_sending_limit(
 ) -> None:
     """Asking for links again and again costs the server one Argon2 hash per email actually sent."""
     pia = make_user(fd, username="pia")
-    hashed: list[str] = []
-    real: Callable[[str], str] = fd.deps.hasher.hash
-
-    def counted(code: str) -> str:
-        hashed.append(code)
-        return real(code)
-
-    monkeypatch.setattr(fd.deps.hasher, "hash", counted)
+    hashed = hashes_made(fd, monkeypatch)
     for _ in range(settings.emails_per_address + 3):
         fd.call(request_login_link, "pia", CTX)
     assert len(outbox(fd, "login_link", to=pia.email)) == settings.emails_per_address
     assert len(hashed) == settings.emails_per_address
+
+
+def test_a_window_turning_over_between_the_checks_still_sends_a_working_code(
+    fd: Frontdesk, clock: FrozenClock, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early look at the limits says no, the window turns over before the count: the email that
+    then goes still carries a code, hashed late, and the code signs in."""
+    una = make_user(fd, username="una")
+    for _ in range(settings.emails_per_address):
+        ask(fd, una)
+    real = emails.within_limits
+
+    def then_the_window_turns(*args: Any) -> bool:
+        answer = real(*args)
+        clock.advance(settings.rate_limit_window)
+        return answer
+
+    monkeypatch.setattr(emails, "within_limits", then_the_window_turns)
+    fd.call(request_login_link, "una", CTX)
+    sent = outbox(fd, "login_link", to=una.email)
+    assert len(sent) == settings.emails_per_address + 1
+    code = code_from(sent[-1])
+    assert fd.call(login_with_code, "una", code, False, CTX).user.id == una.id
+
+
+def test_a_reset_link_hashes_no_code(fd: Frontdesk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only sign-in emails carry a code: a reset costs no Argon2 hash, and its grant has no code."""
+    vic = make_user(fd, username="vic")
+    hashed = hashes_made(fd, monkeypatch)
+    fd.call(request_password_reset, "vic", CTX)
+    assert len(outbox(fd, "password_reset", to=vic.email)) == 1
+    assert hashed == []
 
 
 def test_a_banned_or_deleted_account_or_a_reset_ends_the_code(fd: Frontdesk) -> None:

@@ -280,7 +280,6 @@ def apply_touches(db: Session, touches: Sequence[Touch]) -> None:
             ),
             api_calls=UserSession.api_calls + bindparam("calls"),
         )
-        .execution_options(synchronize_session=False)
     )
     db.connection().execute(stmt, [{"sid": t.session_id, "seen": t.last_seen, "calls": t.calls} for t in ordered])
 
