@@ -75,6 +75,17 @@ def test_tokens_carry_256_random_bits_in_the_url_safe_alphabet() -> None:
             assert len(token) <= crypto.MAX_TOKEN_LENGTH
 
 
+def test_sign_in_codes_are_six_digits_drawn_from_all_million() -> None:
+    """Six ASCII digits, leading zeros kept, from the whole range: codes drawn from a smaller one
+    (say 60 values, or 100,000) would be guessed in far fewer than the million tries."""
+    codes = [crypto.new_sign_in_code() for _ in range(1000)]
+    assert all(re.fullmatch(r"[0-9]{6}", code) for code in codes)
+    values = sorted(int(code) for code in codes)
+    # a uniform draw from 0..999,999 fails each of these by chance less than once in 10**10 runs
+    assert values[0] < 100_000 and values[-1] >= 900_000
+    assert len(set(values)) > 989
+
+
 def test_digests_are_sha256_of_the_utf8_bytes() -> None:
     assert crypto.digest("caf\u00e9") == hashlib.sha256("caf\u00e9".encode()).digest()
     assert crypto.digest("\ud800") == hashlib.sha256(b"\xed\xa0\x80").digest()  # a lone surrogate does not raise

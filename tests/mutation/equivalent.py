@@ -45,20 +45,20 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
             ("core/ReplaceBinaryOperator_Add_Mod", 5),  # 17
             ("core/ReplaceBinaryOperator_Add_Pow", 5),  # 17
             ("core/ReplaceBinaryOperator_Add_Mod", 6),  # 1 + 12 % 16 = 13
-            ("core/NumberReplacer", 15),  # 0 + 12 + 16
-            ("core/NumberReplacer", 17),  # 1 + 12 + 15
+            ("core/NumberReplacer", 19),  # 0 + 12 + 16
+            ("core/NumberReplacer", 21),  # 1 + 12 + 15
         )
     },
     **{
         (CRYPTO, op, occurrence): (
             "`max_waiting >= 0` (or `> -1`): a queue of 0 (`BoundedSemaphore(0)`) refuses every hash, as no queue does"
         )
-        for op, occurrence in (("core/ReplaceComparisonOperator_Gt_GtE", 1), ("core/NumberReplacer", 45))
+        for op, occurrence in (("core/ReplaceComparisonOperator_Gt_GtE", 1), ("core/NumberReplacer", 49))
     },
     (CRYPTO, "core/ReplaceTrueWithFalse", 1): (
         "`Argon2Parameters` without `slots`: frozen, it refuses new attributes either way; only its memory differs"
     ),
-    (CRYPTO, "core/NumberReplacer", 47): "the decoy hash's random password is 15 bytes instead of 16: still unknown",
+    (CRYPTO, "core/NumberReplacer", 51): "the decoy hash's random password is 15 bytes instead of 16: still unknown",
     **{
         (TOTP, op, 0): (
             "`len(code) > 6` or `< 6` lets a code of another length on: it equals no 6-digit code (`compare_digest`)"
@@ -80,10 +80,10 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (CRYPTO, "core/ReplaceComparisonOperator_NotEq_IsNot", 0): (
         "`box[:1] is not b'\\x01'`: CPython keeps one object per one-byte bytes value, so identity is equality here"
     ),
-    (CRYPTO, "core/NumberReplacer", 35): _ONE_CPU_OR_MORE,
     (CRYPTO, "core/NumberReplacer", 39): _ONE_CPU_OR_MORE,
-    (CRYPTO, "core/NumberReplacer", 41): _ONE_CPU_OR_MORE,
-    (CRYPTO, "core/NumberReplacer", 46): "the decoy hash's random password is 17 bytes instead of 16: still unknown",
+    (CRYPTO, "core/NumberReplacer", 43): _ONE_CPU_OR_MORE,
+    (CRYPTO, "core/NumberReplacer", 45): _ONE_CPU_OR_MORE,
+    (CRYPTO, "core/NumberReplacer", 50): "the decoy hash's random password is 17 bytes instead of 16: still unknown",
     (NEXTPATH, "core/ReplaceComparisonOperator_Eq_GtE", 0): (
         '`scheme >= "https"` where the scheme is already known to be "http" or "https": the same answer for both'
     ),

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from frontdesk.oidc_settings import OidcProviders, parse_providers
 from frontdesk.runtime import Frontdesk
@@ -24,7 +24,7 @@ from tests.live import free_port
 from tests.oidc.browser import SocialSite, local_only, start_social_site
 from tests.oidc.rig import CLIENT_ID, CLIENT_SECRET, PUBLIC_URL, OidcProvider, start_provider
 from tests.oidc.tamper import TamperProxy
-from tests.web.pages.conftest import CHROMIUM, CHROMIUM_ARGS, OpenPage, _opener
+from tests.web.pages.conftest import OpenPage, _opener, launch_chromium
 
 STARTUP_TIMEOUT = 10.0
 
@@ -131,12 +131,8 @@ def browser() -> Iterator[Browser]:
     """Chromium, as `tests/web/pages`' fixture, but for one module at a time: while Playwright's sync
     API runs it keeps an event loop running in this thread, which the tests of the directories
     after this one (asyncio.run, async tests) could not have."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

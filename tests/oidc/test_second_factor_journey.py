@@ -13,12 +13,11 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 
 from frontdesk.models import Identity, UserSession
@@ -30,7 +29,7 @@ from tests.fast import fast_settings
 from tests.live import free_port
 from tests.oidc.conftest import provider_env, serve
 from tests.oidc.rig import OidcProvider, start_provider
-from tests.web.pages.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, LAPTOP_UA, TIMEOUT_MS
+from tests.web.pages.conftest import LAPTOP, LAPTOP_UA, TIMEOUT_MS
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +42,6 @@ def journey_provider(site_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     provider = start_provider(tmp_path_factory.mktemp("journey-provider"), [f"{site_url}/v1/oauth/corp/callback"])
     yield provider
     provider.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
