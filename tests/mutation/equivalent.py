@@ -165,10 +165,6 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         )
         for occurrence in (0, 1)
     },
-    (LINKS, "core/AddNot", 2): (
-        "`not with_code` before the early hash: a sign-in link's code is then hashed at line 54 instead, and a "
-        "reset link's made and never used (`isinstance(row, LoginToken)`): the same rows and email, more work"
-    ),
     (LINKS, "core/ReplaceAndWithOr", 3): (
         "`code is not None or isinstance(row, LoginToken)`: a code exists only with `with_code`, allowed only for "
         "sign-in links, and the one caller making sign-in links always asks for a code: both sides agree for every call"
