@@ -190,8 +190,15 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     (SESSION_STORE, "core/ReplaceComparisonOperator_Lt_LtE", 1): (
         "the SQLite touch's `last_seen <= seen` for `<`: when they are equal, the same value is written"
     ),
-    (CSRF, "core/ReplaceOrWithAnd", 1): (
-        "`not presented or len != 64` is a fast path: an empty or wrong-length token also fails "
-        "`hmac.compare_digest` against the 64-character expected one"
-    ),
+    **{
+        (CSRF, op, 0 if op != "core/ReplaceOrWithAnd" else 1): (
+            "`not presented or len != 64` is a fast path (here `and`, `<` or `>`): an empty or wrong-length token "
+            "also fails `hmac.compare_digest` against the 64-character expected one"
+        )
+        for op in (
+            "core/ReplaceOrWithAnd",
+            "core/ReplaceComparisonOperator_NotEq_Lt",
+            "core/ReplaceComparisonOperator_NotEq_Gt",
+        )
+    },
 }
