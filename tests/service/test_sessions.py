@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from frontdesk import crypto
 from frontdesk.clock import FrozenClock
@@ -443,3 +443,34 @@ def test_a_principal_carries_the_factors_its_session_was_signed_in_with(fd: Fron
     read_plain, read_stepped = auth(fd, plain.token), auth(fd, stepped.token)
     assert read_plain is not None and (read_plain.factors, read_plain.aal) == ((), 1)
     assert read_stepped is not None and (read_stepped.factors, read_stepped.aal) == (("password", "totp"), 2)
+
+
+def test_a_batch_of_touches_is_written_in_one_statement(fd: Frontdesk, clock: FrozenClock) -> None:
+    """The touch flusher shares the verify process: on PostgreSQL a batch is one `UPDATE ... FROM
+    unnest(...)` whatever its size, its arrays sent in binary, without waiting for the WAL flush;
+    on SQLite one executemany."""
+    user = make_user(fd)
+    issued = [make_session(fd, user) for _ in range(3)]
+    later = clock.now() + timedelta(minutes=5)
+    statements: list[tuple[str, bool]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, executemany: bool) -> None:
+        statements.append((statement, executemany))
+
+    with fd.factory() as db:
+        engine = db.get_bind()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            session_store.apply_touches(db, [session_store.Touch(s.session.id, later, 2) for s in issued])
+            db.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        rows = db.scalars(select(UserSession).where(UserSession.user_id == user.id)).all()
+    assert {(row.last_seen, row.api_calls) for row in rows} == {(later, 2)}
+    updates = [(sql, many) for sql, many in statements if sql.lstrip().upper().startswith("UPDATE")]
+    assert len(updates) == 1
+    if fd.engine.dialect.name == "postgresql":
+        assert "unnest" in updates[0][0] and "%(ids)b" in updates[0][0] and not updates[0][1]  # binary arrays
+        assert any("synchronous_commit = off" in sql for sql, _ in statements)
+    else:
+        assert updates[0][1]  # one executemany
