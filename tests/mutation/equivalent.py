@@ -187,6 +187,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         )
         for occurrence in (1, 2)
     },
+    (SESSION_STORE, "core/ReplaceComparisonOperator_Eq_LtE", 11): (
+        '`dialect.name <= "postgresql"` in the touch: of the two dialects only postgresql passes, as with `==`'
+    ),
     (SESSION_STORE, "core/ReplaceComparisonOperator_Lt_LtE", 1): (
         "the SQLite touch's `last_seen <= seen` for `<`: when they are equal, the same value is written"
     ),
