@@ -12,9 +12,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from frontdesk.clock import FrozenClock
-from frontdesk.errors import FrontdeskError, SecondFactorRequired
+from frontdesk.errors import FrontdeskError, MustConfirm, SecondFactorRequired
 from frontdesk.runtime import Frontdesk
-from frontdesk.service import accounts, freshness, login, reauth, reset, second_factor, sessions, signup, totp
+from frontdesk.service import (
+    accounts,
+    deletion,
+    email_change,
+    freshness,
+    login,
+    reauth,
+    reset,
+    second_factor,
+    sessions,
+    signup,
+    totp,
+)
 from frontdesk.service.context import Principal, RequestContext
 from frontdesk.service.results import AuthResult
 from frontdesk.web.errors import code_for
@@ -118,6 +130,14 @@ class Driver(Protocol):
         self, token: str, is_api_key: bool, *, password: str | None = None, totp: str | None = None,
         recovery_code: str | None = None,
     ) -> Refused | None: ...  # fmt: skip
+    # the account lifecycle (contract section 7); emails are read with `mail_mark` and `mail`
+    def mail_mark(self) -> int: ...  # the newest email so far
+    def mail(self, kind: str, to: str, since: int, *, expect: bool) -> str | None: ...  # its text
+    def change_email(self, token: str, is_api_key: bool, new_email: str) -> Refused | None: ...
+    def confirm_email(self, token: str) -> str | Refused: ...
+    def revert_email(self, token: str) -> Refused | None: ...
+    def delete_account(self, token: str, is_api_key: bool, confirm: bool) -> Refused | None: ...
+    def restore_account(self, token: str, remember: bool) -> Outcome: ...
 
 
 def totp_step(when: datetime) -> int:
@@ -301,11 +321,17 @@ class ServiceDriver:
         answer = self._as_caller(
             token,
             is_api_key,
-            lambda p: Enrolled(self.fd.call(totp.confirm_totp, p.user_id, code, self.ctx)),
+            lambda p: self._confirmed(p, code),
             fresh=True,
         )
         assert isinstance(answer, Enrolled | Refused)
         return answer
+
+    def _confirmed(self, principal: Principal, code: str) -> Enrolled:
+        """As the edge: the code that confirms the app proves it in the caller's session too."""
+        codes = self.fd.call(totp.confirm_totp, principal.user_id, code, self.ctx)
+        self.fd.call(reauth.proved_in_session, principal, "totp")
+        return Enrolled(codes)
 
     def remove_totp(self, token: str, is_api_key: bool) -> Refused | None:
         answer = self._as_caller(
@@ -335,3 +361,49 @@ class ServiceDriver:
             ),
         )
         return answer if isinstance(answer, Refused) else None
+
+    # --- the account lifecycle -------------------------------------------------------------------
+
+    def mail_mark(self) -> int:
+        return self._last_email_id()
+
+    def mail(self, kind: str, to: str, since: int, *, expect: bool) -> str | None:
+        found = [e for e in outbox(self.fd, kind, to) if e.id > since]
+        return found[-1].text_body if found else None
+
+    def _done(self, run: Callable[[], object]) -> Refused | None:
+        try:
+            run()
+        except FrontdeskError as exc:
+            return Refused(code_for(exc).value)
+        return None
+
+    def change_email(self, token: str, is_api_key: bool, new_email: str) -> Refused | None:
+        answer = self._as_caller(
+            token,
+            is_api_key,
+            lambda p: self.fd.call(email_change.request_email_change, p, new_email, self.ctx),
+            fresh=True,
+        )
+        return answer if isinstance(answer, Refused) else None
+
+    def confirm_email(self, token: str) -> str | Refused:
+        try:
+            return self.fd.call(email_change.confirm_email_change, token, self.ctx)
+        except FrontdeskError as exc:
+            return Refused(code_for(exc).value)
+
+    def revert_email(self, token: str) -> Refused | None:
+        return self._done(lambda: self.fd.call(email_change.revert_email_change, token, self.ctx))
+
+    def delete_account(self, token: str, is_api_key: bool, confirm: bool) -> Refused | None:
+        def run(p: Principal) -> None:
+            if not confirm:  # the edge's check, after its `Fresh` dependency (web/api/lifecycle.py)
+                raise MustConfirm()
+            self.fd.call(deletion.delete_own_account, p, self.ctx)
+
+        answer = self._as_caller(token, is_api_key, run, fresh=True)
+        return answer if isinstance(answer, Refused) else None
+
+    def restore_account(self, token: str, remember: bool) -> Outcome:
+        return self._signed(lambda: self.fd.call(deletion.restore_account, token, remember, self.ctx))

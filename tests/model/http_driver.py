@@ -267,3 +267,40 @@ class HttpDriver:
         given = {"password": password, "totp": totp, "recovery_code": recovery_code}
         body = {k: v for k, v in given.items() if v is not None}
         return self._done(self._send("POST", "/v1/reauthenticate", token=token, is_api_key=is_api_key, json=body), 204)
+
+    # --- the account lifecycle -------------------------------------------------------------------
+
+    def mail_mark(self) -> int:
+        return self._last_email_id()
+
+    def mail(self, kind: str, to: str, since: int, *, expect: bool) -> str | None:
+        found: list[str] = []
+
+        def look() -> bool:
+            with self.fd.factory() as db:
+                query = select(OutboxEmail.text_body).where(
+                    OutboxEmail.kind == kind, OutboxEmail.to_address == to, OutboxEmail.id > since
+                )
+                found.extend(db.scalars(query.order_by(OutboxEmail.id)))
+            return bool(found)
+
+        return found[-1] if wait_until(look, timeout=EMAIL_WAIT if expect else NO_EMAIL_WAIT, interval=0.02) else None
+
+    def change_email(self, token: str, is_api_key: bool, new_email: str) -> Refused | None:
+        response = self._send("POST", "/v1/email", token=token, is_api_key=is_api_key, json={"new_email": new_email})
+        return self._done(response, 202)
+
+    def confirm_email(self, token: str) -> str | Refused:
+        response = self._send("POST", "/v1/email/confirm", json={"token": token})
+        return str(response.json()["email"]) if response.status_code == 200 else self._refused(response)
+
+    def revert_email(self, token: str) -> Refused | None:
+        return self._done(self._send("POST", "/v1/email/revert", json={"token": token}), 204)
+
+    def delete_account(self, token: str, is_api_key: bool, confirm: bool) -> Refused | None:
+        response = self._send("DELETE", "/v1/account", token=token, is_api_key=is_api_key, json={"confirm": confirm})
+        return self._done(response, 202)
+
+    def restore_account(self, token: str, remember: bool) -> Outcome:
+        body = {"token": token, "remember_device": remember}
+        return self._signed(self._send("POST", "/v1/account/restore", json=body))

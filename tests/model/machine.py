@@ -8,6 +8,7 @@ the list's length, so a failing run shrinks to the first of each (the shortest, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -17,8 +18,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from tests.model.drivers import Challenged, Driver, Enrolled, NewKey, Refused, Signed, totp_step
 from tests.model.model import (
+    DELETION_GRACE,
+    EMAIL_CHANGE_TTL,
+    EMAIL_REVERT_TTL,
     LOGIN_LINK_TTL,
     RESET_TTL,
+    SIGN_IN_LINKS,
     Answer,
     MChallenge,
     MCred,
@@ -43,6 +48,13 @@ CLOCK_STEPS = (
     timedelta(days=731),  # past every session (730 days)
 )
 pick = st.integers(min_value=0, max_value=10**6)
+
+
+def link_token(body: str | None) -> str:
+    """The token of an emailed link (the body as `tests/mailbox.token_from` reads it)."""
+    match = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", body or "")
+    assert match, f"no token link in {body!r}"
+    return match.group(1)
 
 
 def wrong_code(secret: str, step: int) -> str:
@@ -177,7 +189,7 @@ class ContractMachine(RuleBasedStateMachine):
         password = user.password if right else WRONG_PASSWORD
         now = self.driver.now()
         got = self.driver.log_in(user.email.upper() if by_email else user.username, password, remember)
-        if not right:
+        if not right or user.deleted:  # a deleted account answers as no account at all
             self._expect_refused(got, "invalid_credentials")
         elif user.banned:
             self._expect_refused(got, "account_suspended")
@@ -189,16 +201,20 @@ class ContractMachine(RuleBasedStateMachine):
     def request_link(self, i: int, purpose: str) -> None:
         user = self._user(i)
         now = self.driver.now()
-        token = self.driver.request_link(purpose, user.email, user.username, expect=not user.banned)
-        if user.banned:
-            assert token is None, "a banned user was emailed a link"
+        barred = user.banned or user.deleted
+        token = self.driver.request_link(purpose, user.email, user.username, expect=not barred)
+        if barred:
+            assert token is None, "a banned or deleted user was emailed a link"
             return
         assert token is not None, f"no {purpose} link was emailed"
         ttl = LOGIN_LINK_TTL if purpose == "login" else RESET_TTL
         self.model.links.append(MLink(token, purpose, user.username, now, now + ttl))
 
-    def _use_link(self, link: MLink, run: Callable[[], object]) -> tuple[object, datetime, bool]:
-        """Use a link; the answer, the time, and whether the model says the link was usable."""
+    def _use_link(
+        self, link: MLink, run: Callable[[], object], *, barred: bool | None = None
+    ) -> tuple[object, datetime, bool]:
+        """Use a link; the answer, the time, and whether the model says the link was usable.
+        `barred` (default: the user is banned or deleted) refuses a usable link, and rolls back."""
         user = self.model.users[link.username]
         t0 = self.driver.now()
         got = run()
@@ -206,7 +222,7 @@ class ContractMachine(RuleBasedStateMachine):
         usable = self._decide(lambda t: self.model.link_valid(link, t), t0, t1)
         if usable is None:
             usable = not isinstance(got, Refused)
-        if usable and user.banned:
+        if usable and (user.banned or user.deleted if barred is None else barred):
             # refused, and the refusal rolls back: the link stays unused (the code's choice; docs/testing.md)
             self._expect_refused(got, "invalid_token")
             return got, t1, False
@@ -263,7 +279,7 @@ class ContractMachine(RuleBasedStateMachine):
         if not self._fresh(cred, got, t1, t1):
             return
         assert isinstance(got, str), f"expected a TOTP secret, got {got!r}"
-        user.pending_secret = got
+        user.pending_secret, user.pending_since = got, t1
         if confirm == "skip":
             return
         step = totp_step(self.driver.totp_now())
@@ -279,6 +295,9 @@ class ContractMachine(RuleBasedStateMachine):
             assert len(confirmed.recovery_codes) == 10
             user.recovery_codes = set(confirmed.recovery_codes)
         user.totp_secret, user.totp_last_step, user.pending_secret = got, step, None
+        # the confirming code proves the app in the caller's session too (fresh, aal 2: the edge's)
+        self.model.renew(cred, "totp", self.driver.now(), aal=assurance_level((*cred.factors, "totp")))
+        user.totp_since, user.pending_since = user.pending_since, None
 
     @precondition(lambda self: self.model.creds)
     @rule(i=pick)
@@ -296,6 +315,7 @@ class ContractMachine(RuleBasedStateMachine):
         else:
             assert got is None, f"expected the app removed, got {got!r}"
             user.totp_secret = user.pending_secret = user.totp_last_step = None
+            user.totp_since = user.pending_since = None
             user.recovery_codes = set()  # the last second factor takes the recovery codes
 
     @precondition(lambda self: self.model.creds)
@@ -371,7 +391,7 @@ class ContractMachine(RuleBasedStateMachine):
             challenge.attempts += 1  # counted before the check, kept after the failure
             self._expect_refused(got, "invalid_code")
             return
-        if user.banned:
+        if user.banned or user.deleted:
             self._expect_refused(got, "invalid_token")  # refused and rolled back: nothing used
             return
         challenge.used = True
@@ -539,8 +559,168 @@ class ContractMachine(RuleBasedStateMachine):
             if got is not None:
                 cred.last_seen = t1
 
-    # Hooks for the account lifecycle (contract section 7: email change, deletion, restore): its
-    # rules go here once they land on main, with `MUser.deleted` in `Model.cred_valid`.
+    # --- the account lifecycle (contract section 7) -------------------------------------------
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick, j=pick, to_taken=st.booleans())
+    def change_email(self, i: int, j: int, to_taken: bool) -> None:
+        """`POST /v1/email` (a fresh session), to a fresh address or to another user's: the current
+        address gets the same notice; only a fresh one gets a confirm link (24 h), replacing a
+        pending one. A taken address changes nothing, and its owner is told."""
+        cred = self._cred(i)
+        user = self.model.users[cred.username]
+        others = [u for u in self.model.users.values() if u is not user]
+        owner = others[j % len(others)] if to_taken and others else None
+        if owner is None:
+            self.serial += 1
+        new = owner.email if owner else f"moved{self.serial}@example.com"
+        mark = self.driver.mail_mark()
+        answer = self._as_caller(cred, lambda: self.driver.change_email(cred.token, cred.is_api_key, new))
+        if answer is None:
+            return
+        got, t1 = answer
+        if not self._fresh(cred, got, t1, t1):
+            return
+        assert got is None, f"expected 202, got {got!r}"
+        assert self.driver.mail("email_change_requested", user.email, mark, expect=True), "no notice to the old address"
+        confirm = self.driver.mail("email_change_confirm", new, mark, expect=owner is None)
+        if owner is not None:
+            assert confirm is None, "a confirm link went to another account's address"
+            assert self.driver.mail("email_change_taken", new, mark, expect=True), "the owner was not told"
+            return
+        self.model.end_links(user, ("email_change",))
+        self.model.links.append(
+            MLink(link_token(confirm), "email_change", user.username, t1, t1 + EMAIL_CHANGE_TTL, email=new)
+        )
+
+    @precondition(lambda self: any(link.purpose == "email_change" for link in self.model.links))
+    @rule(i=pick)
+    def confirm_email_change(self, i: int) -> None:
+        """`POST /v1/email/confirm`: the new address is the account's (login by email and links go
+        there), the sign-in, reset and email-change links sent before end, and the old address
+        gets a single-use undo link (7 days)."""
+        links = [link for link in self.model.links if link.purpose == "email_change"]
+        link = links[i % len(links)]
+        user = self.model.users[link.username]
+        assert link.email is not None
+        old = user.email
+        mark = self.driver.mail_mark()
+        got, now, ok = self._use_link(link, lambda: self.driver.confirm_email(link.token))
+        if not ok:
+            return
+        assert got == link.email, f"expected the new address, got {got!r}"
+        user.former_emails.add(old)
+        user.email = link.email
+        user.former_emails.discard(user.email)
+        self.model.end_links(user, (*SIGN_IN_LINKS, "email_change"))
+        undo = self.driver.mail("email_changed", old, mark, expect=True)
+        self.model.links.append(
+            MLink(
+                link_token(undo), "email_revert", user.username, now, now + EMAIL_REVERT_TTL,
+                email=old, password=user.password,
+            )
+        )  # fmt: skip
+
+    @precondition(lambda self: any(link.purpose == "email_revert" for link in self.model.links))
+    @rule(i=pick)
+    def revert_email_change(self, i: int) -> None:
+        """`POST /v1/email/revert`: the old address is back; every session and API key ends, every
+        outstanding sign-in, reset, email-change and restore link and every undo link newer than
+        this one; the ways in added since the change go; the old address gets a reset link (a
+        restore link if the account was deleted since). Works for a deleted account, not a
+        banned one."""
+        links = [link for link in self.model.links if link.purpose == "email_revert"]
+        link = links[i % len(links)]
+        user = self.model.users[link.username]
+        assert link.email is not None and link.password is not None
+        mark = self.driver.mail_mark()
+        got, now, ok = self._use_link(link, lambda: self.driver.revert_email(link.token), barred=user.banned)
+        if not ok:
+            return
+        assert got is None, f"expected 204, got {got!r}"
+        if user.email != link.email:
+            user.former_emails.add(user.email)
+            user.email = link.email
+            user.former_emails.discard(user.email)
+        user.password = link.password  # the password of the change's time (the code's choice)
+        self.model.remove_ways_in_since(user, link.created)
+        self.model.end_sessions(user, now)
+        newer = self.model.links[self.model.links.index(link) + 1 :]
+        for later in newer:
+            if later.username == user.username and later.purpose == "email_revert":
+                later.used = True
+        self.model.end_links(user, (*SIGN_IN_LINKS, "email_change", "restore"))
+        if user.deleted:
+            assert user.deleted_at is not None
+            body = self.driver.mail("account_deleted", user.email, mark, expect=True)
+            expiry = user.deleted_at + DELETION_GRACE
+            self.model.links.append(MLink(link_token(body), "restore", user.username, now, expiry))
+        else:
+            body = self.driver.mail("email_reverted", user.email, mark, expect=True)
+            self.model.links.append(MLink(link_token(body), "reset", user.username, now, now + RESET_TTL))
+
+    @precondition(lambda self: self.model.creds)
+    @rule(i=pick, confirm=st.sampled_from([True, True, True, False]))
+    def delete_account(self, i: int, confirm: bool) -> None:
+        """`DELETE /v1/account` (a fresh session; `confirm` must be true): every session and API key
+        ends now, and every outstanding sign-in, reset, email-change and restore link; the address
+        gets a single-use restore link that lives as long as the grace (7 days)."""
+        cred = self._cred(i)
+        user = self.model.users[cred.username]
+        mark = self.driver.mail_mark()
+        answer = self._as_caller(cred, lambda: self.driver.delete_account(cred.token, cred.is_api_key, confirm))
+        if answer is None:
+            return
+        got, t1 = answer
+        if not self._fresh(cred, got, t1, t1):
+            return
+        if not confirm:
+            self._expect_refused(got, "must_confirm")
+            return
+        assert got is None, f"expected 202, got {got!r}"
+        user.deleted_at = t1
+        self.model.end_sessions(user, t1)
+        self.model.end_links(user, (*SIGN_IN_LINKS, "email_change", "restore"))
+        body = self.driver.mail("account_deleted", user.email, mark, expect=True)
+        self.model.links.append(MLink(link_token(body), "restore", user.username, t1, t1 + DELETION_GRACE))
+
+    @precondition(lambda self: any(link.purpose == "restore" for link in self.model.links))
+    @rule(i=pick, remember=st.booleans())
+    def restore_account(self, i: int, remember: bool) -> None:
+        """`POST /v1/account/restore` within the grace: the account is back and signed in by the
+        link (a user with a second factor goes on to the second step); the sessions and keys the
+        deletion ended stay ended. Refused past the grace, and (rolled back) while banned."""
+        links = [link for link in self.model.links if link.purpose == "restore"]
+        link = links[i % len(links)]
+        user = self.model.users[link.username]
+        got, now, ok = self._use_link(
+            link, lambda: self.driver.restore_account(link.token, remember), barred=user.banned
+        )
+        if not ok:
+            return
+        assert user.deleted, f"a restore link of {user.username} outlived the deletion"
+        user.deleted_at = None
+        self.model.end_links(user, ("restore",))
+        self._first_factor(got, user, remember=remember, now=now, purpose="login", first_factor="email_link")
+
+    def _not_theirs(self) -> list[tuple[MUser, str]]:
+        """Addresses an account had, or asked to move to, that no account holds now."""
+        pairs = {(link.username, link.email) for link in self.model.links if link.purpose == "email_change"}
+        pairs |= {(u.username, e) for u in self.model.users.values() for e in u.former_emails}
+        return [
+            (self.model.users[name], email)
+            for name, email in sorted(pairs)
+            if email is not None and self.model.holder(email) is None
+        ]
+
+    @precondition(lambda self: self._not_theirs())
+    @rule(i=pick)
+    def log_in_by_an_address_not_its_own(self, i: int) -> None:
+        """Login by email uses the current address only: a former one, or one a change is still
+        waiting to confirm, signs nobody in, even with the account's password."""
+        candidates = self._not_theirs()
+        user, email = candidates[i % len(candidates)]
+        self._expect_refused(self.driver.log_in(email, user.password, False), "invalid_credentials")
 
 
 def _matches(expected: Answer | None, got: Answer | None, slack: float) -> bool:

@@ -1,6 +1,6 @@
 """The reference model: what the contract says each known credential answers, in plain Python.
 
-It knows nothing of frontdesk's code. Every rule below is the contract's (sections 2-4 and 6)
+It knows nothing of frontdesk's code. Every rule below is the contract's (sections 2-4, 6 and 7)
 or, where the contract is silent, what the code does and `docs/testing.md` writes down.
 Times are the driver's clock (`Driver.now()`): a frozen clock for the service layer, the real
 clock plus the SQL time travel done so far for a live server.
@@ -20,6 +20,10 @@ CHALLENGE_ATTEMPTS = 5
 REAUTH_MAX_AGE = timedelta(minutes=10)
 SECOND_FACTORS = frozenset({"totp", "webauthn", "recovery_code"})
 API_KEY_DAYS = 30  # every key the model makes lives this long
+EMAIL_CHANGE_TTL = timedelta(hours=24)
+EMAIL_REVERT_TTL = timedelta(days=7)
+DELETION_GRACE = timedelta(days=7)
+SIGN_IN_LINKS = ("login", "reset")
 
 
 @dataclass
@@ -35,6 +39,14 @@ class MUser:
     totp_last_step: int | None = None  # the newest 30-second step accepted for it
     pending_secret: str | None = None  # an enrolment not confirmed yet
     recovery_codes: set[str] = field(default_factory=set)
+    totp_since: datetime | None = None  # when the active app's enrolment began (an undo removes newer)
+    pending_since: datetime | None = None
+    former_emails: set[str] = field(default_factory=set)  # addresses it had (none logs in now)
+    deleted_at: datetime | None = None  # deleted, within or past its grace (never erased here)
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def has_second_factor(self) -> bool:
@@ -90,14 +102,16 @@ def assurance_level(factors: tuple[str, ...]) -> int:
 
 @dataclass
 class MLink:
-    """An emailed sign-in link or reset link."""
+    """An emailed link: sign-in, reset, or of the account lifecycle (contract section 7)."""
 
     token: str
-    purpose: str  # "login" | "reset"
+    purpose: str  # "login" | "reset" | "email_change" | "email_revert" | "restore"
     username: str
     created: datetime
     expiry: datetime
     used: bool = False
+    email: str | None = None  # the new address (email_change) or the old one (email_revert)
+    password: str | None = None  # email_revert: the password when the change was confirmed
 
     def __repr__(self) -> str:
         return f"<{self.purpose} link of {self.username}{' used' if self.used else ''}>"
@@ -142,6 +156,7 @@ class Model:
             and cred.created <= now <= cred.expiry
             and (cred.long_lived or now - cred.last_seen < IDLE_TTL)
             and not user.banned
+            and not user.deleted
         )
 
     def expected(self, cred: MCred, now: datetime) -> Answer | None:
@@ -202,15 +217,32 @@ class Model:
                 continue
             cred.ended = True
 
-    def end_links(self, user: MUser) -> None:
-        """A new password ends every outstanding sign-in and reset link of the user."""
+    def end_links(self, user: MUser, purposes: tuple[str, ...] = SIGN_IN_LINKS) -> None:
+        """End the user's outstanding links of these purposes (a new password: sign-in and reset)."""
         for link in self.links:
-            if link.username == user.username:
+            if link.username == user.username and link.purpose in purposes:
                 link.used = True
 
     def set_password(self, user: MUser, password: str) -> None:
         user.password = password
         self.end_links(user)
+
+    def holder(self, email: str) -> MUser | None:
+        """The user whose address `email` is now."""
+        return next((u for u in self.users.values() if u.email == email), None)
+
+    def remove_ways_in_since(self, user: MUser, since: datetime) -> None:
+        """An undone email change: the authenticator app (and a pending one) begun at or after
+        `since` go, the recovery codes with the last second factor, and every open challenge."""
+        if user.totp_since is not None and user.totp_since >= since:
+            user.totp_secret = user.totp_last_step = user.totp_since = None
+        if user.pending_since is not None and user.pending_since >= since:
+            user.pending_secret = user.pending_since = None
+        if not user.has_second_factor:
+            user.recovery_codes = set()
+        for challenge in self.challenges:
+            if challenge.username == user.username:
+                challenge.used = True
 
     def valid_creds_of(self, user: MUser, now: datetime) -> list[MCred]:
         return [c for c in self.creds if c.username == user.username and self.cred_valid(c, now)]
